@@ -1,3 +1,26 @@
-fn main() {
-    println!("Hello, world!");
+//! Thin entry point: parse, check, run, and map the outcome to the documented exit codes
+//! (0 normal end, 1 runtime failure, 2 bad input). A reader that leaves is a normal end.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, error::ErrorKind};
+
+use conntrend::cli::Cli;
+use conntrend::config::Config;
+
+fn main() -> ExitCode {
+    // clap prints its own one-line error with a usage hint and exits 2 (0 for --help/--version).
+    let cli = Cli::parse();
+    let config = match Config::from_cli(cli) {
+        Ok(config) => config,
+        Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
+    };
+    match conntrend::run::run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conntrend: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,66 @@
+//! What can go wrong at the kernel seam, worded for the person reading stderr.
+
+use std::fmt;
+use std::io;
+
+/// A failed dump.
+#[derive(Debug)]
+pub enum DiagError {
+    /// The netlink socket itself failed (open, send, receive).
+    Io(io::Error),
+    /// The kernel answered with an error code (positive errno).
+    Kernel(i32),
+    /// A datagram was larger than the receive buffer.
+    Truncated { len: usize, capacity: usize },
+    /// A message did not have the shape netlink promises.
+    Malformed(&'static str),
+}
+
+impl DiagError {
+    /// True when the kernel has no sock_diag handler for the requested protocol (for example the
+    /// udp_diag module is not loaded or not built).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, DiagError::Kernel(e) if *e == libc::ENOENT || *e == libc::EOPNOTSUPP)
+    }
+}
+
+impl fmt::Display for DiagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiagError::Io(e) => write!(f, "netlink socket error: {e}"),
+            DiagError::Kernel(e) if *e == libc::ENOENT => {
+                write!(
+                    f,
+                    "the kernel has no sock_diag support for it (ENOENT: module not loaded?)"
+                )
+            }
+            DiagError::Kernel(e) => {
+                write!(
+                    f,
+                    "the kernel refused the dump: {}",
+                    io::Error::from_raw_os_error(*e)
+                )
+            }
+            DiagError::Truncated { len, capacity } => write!(
+                f,
+                "a netlink datagram of {len} bytes did not fit the {capacity}-byte receive buffer"
+            ),
+            DiagError::Malformed(what) => write!(f, "malformed netlink answer: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for DiagError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DiagError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for DiagError {
+    fn from(e: io::Error) -> Self {
+        DiagError::Io(e)
+    }
+}

@@ -1,0 +1,69 @@
+//! The kernel seam: inet_diag dump requests over one NETLINK_SOCK_DIAG socket, a borrowed view of
+//! each `inet_diag_msg`, and netlink errors decoded for people. Nothing here counts or interprets
+//! sockets; that is the fold's job.
+
+mod error;
+mod record;
+mod request;
+mod socket;
+mod walk;
+
+pub use error::DiagError;
+pub use record::{RECORD_LEN, Record};
+pub use socket::{DiagSocket, DumpEnd};
+pub use walk::{Walk, walk};
+
+/// Transport protocols conntrend can dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        }
+    }
+}
+
+/// Address families conntrend dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// TCP states as the kernel numbers them (include/net/tcp_states.h).
+pub mod tcp_state {
+    pub const ESTABLISHED: u8 = 1;
+    pub const SYN_SENT: u8 = 2;
+    pub const SYN_RECV: u8 = 3;
+    pub const FIN_WAIT1: u8 = 4;
+    pub const FIN_WAIT2: u8 = 5;
+    pub const TIME_WAIT: u8 = 6;
+    pub const CLOSE: u8 = 7;
+    pub const CLOSE_WAIT: u8 = 8;
+    pub const LAST_ACK: u8 = 9;
+    pub const LISTEN: u8 = 10;
+    pub const CLOSING: u8 = 11;
+    /// A request socket (half-open connection on a listener); `ss` shows it as SYN-RECV.
+    pub const NEW_SYN_RECV: u8 = 12;
+    /// A socket that is bound but neither listening nor connected (Linux 6.5+).
+    pub const BOUND_INACTIVE: u8 = 13;
+    /// One past the highest state number.
+    pub const COUNT: usize = 14;
+}

@@ -1,0 +1,109 @@
+//! A borrowed, zero-copy view of one `struct inet_diag_msg` (linux/inet_diag.h), read at fixed
+//! offsets in place: no allocation, no copying, whatever attributes follow are ignored.
+
+/// Size of the fixed `inet_diag_msg` header.
+pub const RECORD_LEN: usize = 72;
+
+// Offsets inside inet_diag_msg.
+const FAMILY: usize = 0;
+const STATE: usize = 1;
+const SPORT: usize = 4; // big-endian
+const DPORT: usize = 6; // big-endian
+const SRC: usize = 8; // 16 bytes; IPv4 uses the first 4
+const DST: usize = 24;
+const UID: usize = 64; // host order
+const INODE: usize = 68; // host order
+
+/// One socket as the kernel reported it. Construct with [`Record::new`], which checks the length.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    bytes: &'a [u8; RECORD_LEN],
+}
+
+impl<'a> Record<'a> {
+    /// A view of `payload` (the netlink message's payload), or `None` if it is too short.
+    pub fn new(payload: &'a [u8]) -> Option<Self> {
+        let bytes = payload.get(..RECORD_LEN)?.try_into().ok()?;
+        Some(Record { bytes })
+    }
+
+    /// `AF_INET` or `AF_INET6`.
+    pub fn family(&self) -> u8 {
+        self.bytes[FAMILY]
+    }
+
+    /// The TCP state number (see [`super::tcp_state`]); UDP uses CLOSE (unconnected) and
+    /// ESTABLISHED (connected).
+    pub fn state(&self) -> u8 {
+        self.bytes[STATE]
+    }
+
+    /// Local port.
+    pub fn src_port(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[SPORT], self.bytes[SPORT + 1]])
+    }
+
+    /// Remote port (0 when unconnected).
+    pub fn dst_port(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[DPORT], self.bytes[DPORT + 1]])
+    }
+
+    /// Local address bytes: 4 meaningful bytes for IPv4, 16 for IPv6.
+    pub fn src_addr(&self) -> &'a [u8] {
+        &self.bytes[SRC..SRC + self.addr_len()]
+    }
+
+    /// Remote address bytes: 4 meaningful bytes for IPv4, 16 for IPv6.
+    pub fn dst_addr(&self) -> &'a [u8] {
+        &self.bytes[DST..DST + self.addr_len()]
+    }
+
+    /// Owner's uid.
+    pub fn uid(&self) -> u32 {
+        u32::from_ne_bytes(self.bytes[UID..UID + 4].try_into().unwrap())
+    }
+
+    /// Socket inode; 0 for TIME_WAIT and request sockets, which no process owns.
+    pub fn inode(&self) -> u32 {
+        u32::from_ne_bytes(self.bytes[INODE..INODE + 4].try_into().unwrap())
+    }
+
+    fn addr_len(&self) -> usize {
+        if self.family() == libc::AF_INET as u8 {
+            4
+        } else {
+            16
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fields_at_their_offsets() {
+        let mut raw = [0u8; RECORD_LEN + 8];
+        raw[FAMILY] = libc::AF_INET as u8;
+        raw[STATE] = 6;
+        raw[SPORT..SPORT + 2].copy_from_slice(&40001u16.to_be_bytes());
+        raw[DPORT..DPORT + 2].copy_from_slice(&443u16.to_be_bytes());
+        raw[SRC..SRC + 4].copy_from_slice(&[127, 0, 0, 1]);
+        raw[DST..DST + 4].copy_from_slice(&[10, 1, 2, 3]);
+        raw[UID..UID + 4].copy_from_slice(&1000u32.to_ne_bytes());
+        raw[INODE..INODE + 4].copy_from_slice(&777u32.to_ne_bytes());
+        let r = Record::new(&raw).unwrap();
+        assert_eq!(r.state(), 6);
+        assert_eq!(r.src_port(), 40001);
+        assert_eq!(r.dst_port(), 443);
+        assert_eq!(r.src_addr(), &[127, 0, 0, 1]);
+        assert_eq!(r.dst_addr(), &[10, 1, 2, 3]);
+        assert_eq!(r.uid(), 1000);
+        assert_eq!(r.inode(), 777);
+    }
+
+    #[test]
+    fn rejects_short_payloads() {
+        assert!(Record::new(&[0u8; RECORD_LEN - 1]).is_none());
+    }
+}

@@ -1,0 +1,85 @@
+//! Dump requests, built once with netlink-packet-sock-diag's types and re-sent every sample with
+//! a fresh sequence number patched in place.
+
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_sock_diag::{
+    SockDiagMessage,
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP},
+    inet::{ExtensionFlags, InetRequest, SocketId, StateFlags},
+};
+
+use super::{Family, Protocol, tcp_state};
+
+/// Byte range of nlmsg_seq inside the netlink header.
+const SEQ: std::ops::Range<usize> = 8..12;
+
+/// Every state bit, including NEW_SYN_RECV (12) and BOUND_INACTIVE (13) which `StateFlags` does
+/// not name.
+fn all_states() -> StateFlags {
+    StateFlags::from_bits_retain((1u32 << tcp_state::COUNT) - 2)
+}
+
+/// The serialized bytes of one SOCK_DIAG_BY_FAMILY dump request.
+pub struct Request {
+    bytes: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(family: Family, protocol: Protocol) -> Self {
+        let (af, socket_id) = match family {
+            Family::V4 => (AF_INET, SocketId::new_v4()),
+            Family::V6 => (AF_INET6, SocketId::new_v6()),
+        };
+        let proto = match protocol {
+            Protocol::Tcp => IPPROTO_TCP,
+            Protocol::Udp => IPPROTO_UDP,
+        };
+        let request = InetRequest {
+            family: af,
+            protocol: proto,
+            extensions: ExtensionFlags::empty(),
+            states: all_states(),
+            socket_id,
+        };
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut message = NetlinkMessage::new(
+            header,
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetRequest(request)),
+        );
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        Request { bytes }
+    }
+
+    /// The request with `seq` written into its header.
+    pub fn with_seq(&mut self, seq: u32) -> &[u8] {
+        self.bytes[SEQ].copy_from_slice(&seq.to_ne_bytes());
+        &self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_is_an_inet_diag_req_v2_for_every_state() {
+        let mut r = Request::new(Family::V6, Protocol::Udp);
+        let b = r.with_seq(7).to_vec();
+        // nlmsghdr (16) + inet_diag_req_v2 (56)
+        assert_eq!(b.len(), 72);
+        assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 72);
+        assert_eq!(u16::from_ne_bytes(b[4..6].try_into().unwrap()), 20); // SOCK_DIAG_BY_FAMILY
+        assert_eq!(u16::from_ne_bytes(b[6..8].try_into().unwrap()), 0x301); // REQUEST|DUMP
+        assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 7);
+        assert_eq!(b[16], AF_INET6);
+        assert_eq!(b[17], IPPROTO_UDP);
+        assert_eq!(b[18], 0, "no extensions");
+        let states = u32::from_ne_bytes(b[20..24].try_into().unwrap());
+        assert_eq!(states, 0b11_1111_1111_1110, "states 1..=13");
+    }
+}

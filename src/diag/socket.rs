@@ -1,0 +1,94 @@
+//! One NETLINK_SOCK_DIAG socket and one receive buffer, both kept for the whole run, and the dump
+//! loop: send a request, receive datagrams until NLMSG_DONE, walk each in place.
+
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
+
+use super::request::Request;
+use super::{DiagError, Family, Protocol, Record, Walk, walk};
+
+/// The receive buffer. The kernel sizes dump datagrams to at most 32 KiB; twice that leaves room.
+const RECV_BUF: usize = 64 * 1024;
+/// Socket receive queue, so the kernel can run ahead of us while we fold.
+const SO_RCVBUF: usize = 1024 * 1024;
+
+/// How a complete dump ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DumpEnd {
+    /// The kernel flagged the dump NLM_F_DUMP_INTR: the table changed while it was read.
+    pub interrupted: bool,
+}
+
+/// A sock_diag socket with its prepared requests and its reusable buffer.
+pub struct DiagSocket {
+    socket: Socket,
+    buf: Vec<u8>,
+    seq: u32,
+    requests: [[Request; 2]; 2],
+}
+
+impl DiagSocket {
+    /// Opens and connects the socket to the kernel. Needs no privilege.
+    pub fn open() -> Result<Self, DiagError> {
+        let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+        socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        // Best effort: a smaller queue only means more round trips.
+        let _ = socket.set_rx_buf_sz(SO_RCVBUF);
+        let req = |f, p| Request::new(f, p);
+        Ok(DiagSocket {
+            socket,
+            buf: Vec::with_capacity(RECV_BUF),
+            seq: 0,
+            requests: [
+                [
+                    req(Family::V4, Protocol::Tcp),
+                    req(Family::V6, Protocol::Tcp),
+                ],
+                [
+                    req(Family::V4, Protocol::Udp),
+                    req(Family::V6, Protocol::Udp),
+                ],
+            ],
+        })
+    }
+
+    /// Dumps every socket of `protocol` over `family`, calling `visit` once per socket.
+    pub fn dump(
+        &mut self,
+        family: Family,
+        protocol: Protocol,
+        mut visit: impl FnMut(Record<'_>),
+    ) -> Result<DumpEnd, DiagError> {
+        self.dump_datagrams(family, protocol, |datagram, seq, interrupted| {
+            walk(datagram, seq, interrupted, &mut visit)
+        })
+    }
+
+    /// The dump loop, datagram by datagram: `each` gets the raw bytes of every datagram (a
+    /// recorder keeps them; [`DiagSocket::dump`] walks them) and says when NLMSG_DONE was seen.
+    pub fn dump_datagrams(
+        &mut self,
+        family: Family,
+        protocol: Protocol,
+        mut each: impl FnMut(&[u8], u32, &mut bool) -> Result<Walk, DiagError>,
+    ) -> Result<DumpEnd, DiagError> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let request = &mut self.requests[protocol as usize][family as usize];
+        self.socket.send(request.with_seq(seq), 0)?;
+        let mut interrupted = false;
+        loop {
+            self.buf.clear();
+            let len = self.socket.recv(&mut self.buf, libc::MSG_TRUNC)?;
+            if len > self.buf.len() {
+                return Err(DiagError::Truncated {
+                    len,
+                    capacity: self.buf.capacity(),
+                });
+            }
+            if each(&self.buf, seq, &mut interrupted)? == Walk::Done {
+                return Ok(DumpEnd { interrupted });
+            }
+        }
+    }
+}

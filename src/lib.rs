@@ -1,0 +1,13 @@
+//! conntrend: an exact timeline of the ephemeral port pool and TCP/UDP socket states, folded from
+//! netlink sock_diag dumps. Data flows one way: flags → config → (kernel seam) → fold → writer.
+
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod output;
+pub mod pool;
+pub mod run;
+pub mod sample;
+pub mod sampler;
+pub mod schedule;
+pub mod summary;

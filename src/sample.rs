@@ -1,0 +1,232 @@
+//! The fold: socket records into plain counters ([`Tally`]), and counters plus the pool into the
+//! one line a sample prints ([`Sample`]). Pure: no I/O, no allocation per socket.
+
+use serde::Serialize;
+
+use crate::diag::{Protocol, Record, tcp_state};
+use crate::pool::{Pool, PortSet};
+
+/// The column set, in output order. The README documents each.
+pub const COLUMNS: [&str; 12] = [
+    "epoch_ms",
+    "total_port",
+    "used",
+    "free",
+    "udp_used",
+    "tcp_used",
+    "time_wait",
+    "estab",
+    "syn",
+    "close_wait",
+    "last_ack",
+    "fin_wait",
+];
+
+/// Counters for one sample, reused from sample to sample.
+#[derive(Default)]
+pub struct Tally {
+    /// Local ports held by at least one TCP socket, any state.
+    pub tcp_ports: PortSet,
+    /// Local ports held by at least one UDP socket.
+    pub udp_ports: PortSet,
+    /// TCP sockets per state number, any local port.
+    pub tcp_states: [u32; tcp_state::COUNT],
+    /// Sockets folded, for diagnostics.
+    pub sockets: u64,
+}
+
+impl Tally {
+    pub fn reset(&mut self) {
+        self.tcp_ports.clear();
+        self.udp_ports.clear();
+        self.tcp_states = [0; tcp_state::COUNT];
+        self.sockets = 0;
+    }
+
+    /// Folds one socket of `protocol` into the counters.
+    #[inline]
+    pub fn add(&mut self, protocol: Protocol, record: &Record<'_>) {
+        self.sockets += 1;
+        match protocol {
+            Protocol::Tcp => {
+                self.tcp_ports.insert(record.src_port());
+                if let Some(n) = self.tcp_states.get_mut(usize::from(record.state())) {
+                    *n += 1;
+                }
+            }
+            Protocol::Udp => self.udp_ports.insert(record.src_port()),
+        }
+    }
+
+    fn state(&self, state: u8) -> u32 {
+        self.tcp_states[usize::from(state)]
+    }
+}
+
+/// Which protocols a sample really measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measured {
+    pub tcp: bool,
+    pub udp: bool,
+}
+
+/// One line of the timeline. `None` marks a field that was not measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sample {
+    pub epoch_ms: u64,
+    pub total_port: u32,
+    pub used: u32,
+    pub free: u32,
+    pub udp_used: Option<u32>,
+    pub tcp_used: Option<u32>,
+    pub time_wait: Option<u32>,
+    pub estab: Option<u32>,
+    pub syn: Option<u32>,
+    pub close_wait: Option<u32>,
+    pub last_ack: Option<u32>,
+    pub fin_wait: Option<u32>,
+}
+
+impl Sample {
+    /// The sample the counters describe, against `pool`.
+    pub fn new(epoch_ms: u64, pool: &Pool, tally: &Tally, measured: Measured) -> Sample {
+        use tcp_state::*;
+        let total_port = pool.total();
+        let used = pool
+            .members
+            .count_and_either(&tally.tcp_ports, &tally.udp_ports);
+        let tcp = |v: u32| measured.tcp.then_some(v);
+        Sample {
+            epoch_ms,
+            total_port,
+            used,
+            free: total_port.saturating_sub(used),
+            udp_used: measured
+                .udp
+                .then(|| pool.members.count_and(&tally.udp_ports)),
+            tcp_used: tcp(pool.members.count_and(&tally.tcp_ports)),
+            time_wait: tcp(tally.state(TIME_WAIT)),
+            estab: tcp(tally.state(ESTABLISHED)),
+            syn: tcp(tally.state(SYN_SENT) + tally.state(SYN_RECV) + tally.state(NEW_SYN_RECV)),
+            close_wait: tcp(tally.state(CLOSE_WAIT)),
+            last_ack: tcp(tally.state(LAST_ACK)),
+            fin_wait: tcp(tally.state(FIN_WAIT1) + tally.state(FIN_WAIT2)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(state: u8, port: u16) -> [u8; 72] {
+        let mut r = [0u8; 72];
+        r[0] = libc::AF_INET as u8;
+        r[1] = state;
+        r[4..6].copy_from_slice(&port.to_be_bytes());
+        r
+    }
+
+    fn fold(items: &[(Protocol, u8, u16)]) -> Tally {
+        let mut t = Tally::default();
+        for &(p, s, port) in items {
+            let raw = rec(s, port);
+            t.add(p, &Record::new(&raw).unwrap());
+        }
+        t
+    }
+
+    #[test]
+    fn ports_count_once_and_only_inside_the_pool() {
+        use Protocol::*;
+        use tcp_state::*;
+        let mut pool = Pool::default();
+        pool.set("40000 40099", "40010-40019").unwrap();
+        let t = fold(&[
+            (Tcp, ESTABLISHED, 40000),
+            (Tcp, ESTABLISHED, 40000), // second socket on one port
+            (Tcp, TIME_WAIT, 40001),
+            (Udp, CLOSE, 40001), // port held by TCP and UDP
+            (Udp, ESTABLISHED, 40002),
+            (Tcp, LISTEN, 40010),     // reserved: not in the pool
+            (Tcp, NEW_SYN_RECV, 443), // outside the range: states only
+            (Tcp, SYN_SENT, 40003),
+            (Tcp, FIN_WAIT1, 40004),
+            (Tcp, FIN_WAIT2, 40005),
+            (Tcp, CLOSE_WAIT, 40006),
+            (Tcp, LAST_ACK, 40007),
+            (Tcp, BOUND_INACTIVE, 40008),
+        ]);
+        let s = Sample::new(
+            1,
+            &pool,
+            &t,
+            Measured {
+                tcp: true,
+                udp: true,
+            },
+        );
+        assert_eq!(s.total_port, 90);
+        assert_eq!(s.tcp_used, Some(8)); // 40000,1,3,4,5,6,7,8
+        assert_eq!(s.udp_used, Some(2)); // 40001,2
+        assert_eq!(s.used, 9);
+        assert_eq!(s.free, 81);
+        assert_eq!(s.estab, Some(2));
+        assert_eq!(s.time_wait, Some(1));
+        assert_eq!(s.syn, Some(2));
+        assert_eq!(s.fin_wait, Some(2));
+        assert_eq!((s.close_wait, s.last_ack), (Some(1), Some(1)));
+    }
+
+    #[test]
+    fn unmeasured_protocols_are_none_not_zero() {
+        let pool = {
+            let mut p = Pool::default();
+            p.set("1 10", "").unwrap();
+            p
+        };
+        let s = Sample::new(
+            1,
+            &pool,
+            &Tally::default(),
+            Measured {
+                tcp: false,
+                udp: true,
+            },
+        );
+        assert_eq!(s.tcp_used, None);
+        assert_eq!(s.time_wait, None);
+        assert_eq!(s.udp_used, Some(0));
+        let s = Sample::new(
+            1,
+            &pool,
+            &Tally::default(),
+            Measured {
+                tcp: true,
+                udp: false,
+            },
+        );
+        assert_eq!(s.udp_used, None);
+        assert_eq!(s.fin_wait, Some(0));
+    }
+
+    #[test]
+    fn serialized_fields_are_the_columns() {
+        let s = Sample::new(
+            1,
+            &Pool::default(),
+            &Tally::default(),
+            Measured {
+                tcp: true,
+                udp: true,
+            },
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = COLUMNS.to_vec();
+        want.sort_unstable();
+        let mut got = keys;
+        got.sort_unstable();
+        assert_eq!(got, want);
+    }
+}

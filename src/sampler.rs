@@ -1,0 +1,129 @@
+//! One sample of this network namespace: re-read the pool, dump the protocols asked for through
+//! the kernel seam, fold the records. Owns the netlink socket and every buffer for the whole run.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+
+use crate::diag::{DiagSocket, Family, Protocol};
+use crate::pool::{Pool, PoolReader};
+use crate::sample::{Measured, Sample, Tally};
+
+/// How many times a sample is taken again when the kernel flags a dump as interrupted.
+const DUMP_ATTEMPTS: u32 = 3;
+
+pub struct Sampler {
+    diag: DiagSocket,
+    reader: PoolReader,
+    pool: Pool,
+    tally: Tally,
+    measured: Measured,
+    verbose: bool,
+}
+
+impl Sampler {
+    /// Opens the netlink socket and reads the pool once. `tcp`/`udp` say what to dump.
+    pub fn new(tcp: bool, udp: bool, verbose: bool) -> Result<Self> {
+        let diag = DiagSocket::open().context("cannot open a NETLINK_SOCK_DIAG socket")?;
+        let mut reader = PoolReader::default();
+        let mut pool = Pool::default();
+        reader.read(&mut pool)?;
+        Ok(Sampler {
+            diag,
+            reader,
+            pool,
+            tally: Tally::default(),
+            measured: Measured { tcp, udp },
+            verbose,
+        })
+    }
+
+    /// The pool as last read.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The counters of the last sample (ports held per protocol, TCP states).
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Takes one sample now.
+    pub fn take(&mut self) -> Result<Sample> {
+        let epoch_ms = now_ms();
+        self.reader.read(&mut self.pool)?;
+        for attempt in 1..=DUMP_ATTEMPTS {
+            self.tally.reset();
+            let interrupted = self.dump_all()?;
+            if !interrupted {
+                break;
+            }
+            if self.verbose {
+                eprintln!(
+                    "conntrend: the socket table changed during the dump (attempt {attempt}/{DUMP_ATTEMPTS}){}",
+                    if attempt < DUMP_ATTEMPTS {
+                        "; dumping again"
+                    } else {
+                        "; keeping this one"
+                    }
+                );
+            }
+        }
+        Ok(Sample::new(
+            epoch_ms,
+            &self.pool,
+            &self.tally,
+            self.measured,
+        ))
+    }
+
+    /// Runs every dump asked for; true if any was interrupted.
+    fn dump_all(&mut self) -> Result<bool> {
+        let mut interrupted = false;
+        for protocol in [Protocol::Tcp, Protocol::Udp] {
+            let wanted = match protocol {
+                Protocol::Tcp => self.measured.tcp,
+                Protocol::Udp => self.measured.udp,
+            };
+            if !wanted {
+                continue;
+            }
+            for family in Family::BOTH {
+                let tally = &mut self.tally;
+                match self
+                    .diag
+                    .dump(family, protocol, |r| tally.add(protocol, &r))
+                {
+                    Ok(end) => interrupted |= end.interrupted,
+                    Err(e)
+                        if protocol == Protocol::Udp && e.is_unsupported() && self.measured.tcp =>
+                    {
+                        eprintln!(
+                            "conntrend: UDP sockets cannot be sampled ({e}); sampling TCP only, UDP fields stay empty"
+                        );
+                        self.measured.udp = false;
+                        self.tally.udp_ports.clear();
+                        break;
+                    }
+                    Err(e) => bail!(
+                        "cannot dump {} {} sockets: {e}",
+                        protocol.name(),
+                        family.name()
+                    ),
+                }
+            }
+        }
+        if self.verbose {
+            eprintln!("conntrend: folded {} sockets", self.tally.sockets);
+        }
+        Ok(interrupted)
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

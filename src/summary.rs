@@ -1,0 +1,122 @@
+//! Running peaks and minima over the samples of a run, written once as the trailer.
+
+use serde::Serialize;
+
+use crate::sample::Sample;
+
+/// The trailer's fields. `None` where no sample measured the value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub elapsed_sec: u64,
+    pub samples: u64,
+    pub peak_used: Option<u32>,
+    pub peak_time_wait: Option<u32>,
+    pub min_free: Option<u32>,
+    pub min_total_port: Option<u32>,
+    pub max_total_port: Option<u32>,
+}
+
+fn max(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    a.max(b)
+}
+
+fn min(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Summary {
+    pub fn new(start_ms: u64) -> Self {
+        Summary {
+            start_ms,
+            end_ms: start_ms,
+            ..Summary::default()
+        }
+    }
+
+    pub fn observe(&mut self, s: &Sample) {
+        self.samples += 1;
+        self.peak_used = max(self.peak_used, Some(s.used));
+        self.peak_time_wait = max(self.peak_time_wait, s.time_wait);
+        self.min_free = min(self.min_free, Some(s.free));
+        self.min_total_port = min(self.min_total_port, Some(s.total_port));
+        self.max_total_port = max(self.max_total_port, Some(s.total_port));
+    }
+
+    /// Fields in trailer order, as name and value.
+    pub fn fields(&self) -> [(&'static str, Option<u64>); 9] {
+        let n = |v: Option<u32>| v.map(u64::from);
+        [
+            ("start_ms", Some(self.start_ms)),
+            ("end_ms", Some(self.end_ms)),
+            ("elapsed_sec", Some(self.elapsed_sec)),
+            ("samples", Some(self.samples)),
+            ("peak_used", n(self.peak_used)),
+            ("peak_time_wait", n(self.peak_time_wait)),
+            ("min_free", n(self.min_free)),
+            ("min_total_port", n(self.min_total_port)),
+            ("max_total_port", n(self.max_total_port)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(total: u32, used: u32, tw: Option<u32>) -> Sample {
+        Sample {
+            epoch_ms: 0,
+            total_port: total,
+            used,
+            free: total - used,
+            udp_used: None,
+            tcp_used: None,
+            time_wait: tw,
+            estab: None,
+            syn: None,
+            close_wait: None,
+            last_ack: None,
+            fin_wait: None,
+        }
+    }
+
+    #[test]
+    fn tracks_peaks_and_minima() {
+        let mut s = Summary::new(10);
+        s.observe(&sample(100, 10, Some(3)));
+        s.observe(&sample(80, 30, Some(1)));
+        s.observe(&sample(120, 20, Some(2)));
+        assert_eq!(s.samples, 3);
+        assert_eq!(s.peak_used, Some(30));
+        assert_eq!(s.peak_time_wait, Some(3));
+        assert_eq!(s.min_free, Some(50));
+        assert_eq!((s.min_total_port, s.max_total_port), (Some(80), Some(120)));
+    }
+
+    #[test]
+    fn csv_fields_are_the_json_fields_in_order() {
+        let s = Summary::new(1);
+        let json = serde_json::to_string(&s).unwrap();
+        let names: Vec<String> = s.fields().iter().map(|(k, _)| format!("\"{k}\"")).collect();
+        let mut at = 0;
+        for n in names {
+            at += json[at..]
+                .find(&n)
+                .unwrap_or_else(|| panic!("{n} missing or out of order"));
+        }
+    }
+
+    #[test]
+    fn unmeasured_stays_none() {
+        let mut s = Summary::new(0);
+        assert_eq!(s.peak_used, None);
+        s.observe(&sample(10, 1, None));
+        assert_eq!(s.peak_time_wait, None);
+        assert_eq!(s.peak_used, Some(1));
+    }
+}
