@@ -1,0 +1,40 @@
+# conntrend: the two commands a newcomer needs are `make run` and `make test`.
+CARGO ?= cargo
+ARGS ?= -i 5 -d 60
+
+.PHONY: build run test lint fmt bench dbuild drun clean
+
+build:
+	$(CARGO) build --release
+
+run:
+	$(CARGO) run --release -- $(ARGS)
+
+# The integration tests build socket mixes in private network namespaces. As root they run
+# directly; otherwise inside a user namespace where the tests hold CAP_NET_ADMIN.
+test:
+	$(CARGO) build --all-targets
+	@if [ "$$(id -u)" = 0 ]; then \
+		$(CARGO) test --all-targets; \
+	else \
+		unshare --user --map-root-user --net $(CARGO) test --offline --all-targets; \
+	fi
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+bench:
+	@echo "make bench: see issue 3 (not yet implemented)"; exit 1
+
+dbuild:
+	docker build -t conntrend .
+
+drun:
+	docker run --rm --network host conntrend -i 5 -d 60
+
+clean:
+	$(CARGO) clean
