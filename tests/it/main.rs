@@ -3,5 +3,6 @@
 
 mod cli;
 mod columns;
+mod fixtures;
 mod netns;
 mod util;
