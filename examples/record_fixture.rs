@@ -32,7 +32,9 @@ fn main() -> anyhow::Result<()> {
         "not a fresh network namespace: run under `unshare -n`"
     );
     run(&["ip", "link", "set", "lo", "up"])?;
-    fs::write("/proc/sys/net/ipv4/ip_local_port_range", "40000 40999")?;
+    // Room for every implicit connect of the mix, so the pool never runs dry while recording.
+    let hi = 40000 + (scale * 5).max(999);
+    fs::write("/proc/sys/net/ipv4/ip_local_port_range", format!("40000 {hi}"))?;
     fs::write("/proc/sys/net/ipv4/ip_local_reserved_ports", "40100-40109")?;
 
     let _held = build_mix(scale)?;
@@ -74,6 +76,12 @@ fn run(cmd: &[&str]) -> anyhow::Result<()> {
 /// TCP socket, and UDP sockets connected and not. Returns everything that must stay open.
 fn build_mix(scale: usize) -> anyhow::Result<Vec<Box<dyn std::any::Any>>> {
     let mut held: Vec<Box<dyn std::any::Any>> = Vec::new();
+    // A bound-only TCP socket inside the pool, and an unconnected UDP socket on the same port;
+    // bound before any implicit connect can take the port.
+    let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    bound.bind(&"127.0.0.1:40500".parse::<SocketAddr>()?.into())?;
+    held.push(Box::new(bound));
+    held.push(Box::new(UdpSocket::bind("127.0.0.1:40500")?));
     for addr in ["127.0.0.1:5000", "[::1]:5000"] {
         let listener = TcpListener::bind(addr)?;
         let target: SocketAddr = addr.parse()?;
@@ -105,13 +113,7 @@ fn build_mix(scale: usize) -> anyhow::Result<Vec<Box<dyn std::any::Any>>> {
         }
         held.push(Box::new(listener));
     }
-    // A bound-only TCP socket inside the pool.
-    let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    bound.bind(&"127.0.0.1:40500".parse::<SocketAddr>()?.into())?;
-    held.push(Box::new(bound));
-    // UDP: unconnected on a pool port also held by TCP (40500), connected ones on v4 and v6.
-    let shared = UdpSocket::bind("127.0.0.1:40500")?;
-    held.push(Box::new(shared));
+    // UDP connected ones on v4 and v6.
     for addr in ["127.0.0.1:0", "[::1]:0"] {
         for _ in 0..scale / 4 {
             let u = UdpSocket::bind(addr)?;
