@@ -1,6 +1,7 @@
 //! conntrend's one integration-test crate: it runs the real binary, mostly inside private network
 //! namespaces the tests create, and checks every column against a socket mix it built itself.
 
+mod alloc;
 mod cli;
 mod columns;
 mod fixtures;
