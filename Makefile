@@ -13,11 +13,11 @@ run:
 # The integration tests build socket mixes in private network namespaces. As root they run
 # directly; otherwise inside a user namespace where the tests hold CAP_NET_ADMIN.
 test:
-	$(CARGO) build --all-targets
+	$(CARGO) build --tests
 	@if [ "$$(id -u)" = 0 ]; then \
-		$(CARGO) test --all-targets; \
+		$(CARGO) test; \
 	else \
-		unshare --user --map-root-user --net $(CARGO) test --offline --all-targets; \
+		unshare --user --map-root-user --net $(CARGO) test --offline; \
 	fi
 
 lint:
