@@ -34,7 +34,10 @@ fn main() -> anyhow::Result<()> {
     run(&["ip", "link", "set", "lo", "up"])?;
     // Room for every implicit connect of the mix, so the pool never runs dry while recording.
     let hi = 40000 + (scale * 5).max(999);
-    fs::write("/proc/sys/net/ipv4/ip_local_port_range", format!("40000 {hi}"))?;
+    fs::write(
+        "/proc/sys/net/ipv4/ip_local_port_range",
+        format!("40000 {hi}"),
+    )?;
     fs::write("/proc/sys/net/ipv4/ip_local_reserved_ports", "40100-40109")?;
 
     let _held = build_mix(scale)?;

@@ -76,7 +76,10 @@ fn ss(name: &str, file: &str) -> Vec<(String, u16)> {
 /// The recorded range, read without conntrend's parser: (lo, hi).
 fn recorded_range(name: &str) -> (u16, u16) {
     let text = fs::read_to_string(fixture(name).join("ip_local_port_range.txt")).unwrap();
-    let v: Vec<u16> = text.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let v: Vec<u16> = text
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
     (v[0], v[1])
 }
 
