@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod dst;
+pub mod netns;
 pub mod output;
 pub mod pool;
 pub mod run;
@@ -11,3 +13,4 @@ pub mod sample;
 pub mod sampler;
 pub mod schedule;
 pub mod summary;
+pub mod top;

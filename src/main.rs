@@ -6,16 +6,20 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, error::ErrorKind};
 
 use conntrend::cli::Cli;
-use conntrend::config::Config;
+use conntrend::config::Action;
 
 fn main() -> ExitCode {
     // clap prints its own one-line error with a usage hint and exits 2 (0 for --help/--version).
     let cli = Cli::parse();
-    let config = match Config::from_cli(cli) {
-        Ok(config) => config,
+    let action = match Action::from_cli(cli) {
+        Ok(action) => action,
         Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
     };
-    match conntrend::run::run(&config) {
+    let outcome = match &action {
+        Action::Sample(config) => conntrend::run::run(config),
+        Action::Top(config) => conntrend::top::run(config),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

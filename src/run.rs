@@ -9,15 +9,22 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::config::{Config, Target};
+use crate::netns;
 use crate::output::{self, RunInfo, TimelineWriter};
 use crate::sampler::{Sampler, now_ms};
 use crate::schedule::{StopSignal, Ticker, Wake};
-use crate::summary::Summary;
+use crate::summary::{PeakDst, Summary};
 
 /// Runs conntrend as configured. A reader that leaves ends the run quietly with `Ok`.
 pub fn run(config: &Config) -> Result<()> {
     let stop = StopSignal::install()?;
+    if let Some(path) = &config.netns {
+        netns::enter(path)?;
+    }
     let mut sampler = Sampler::new(config.tcp, config.udp, config.verbose)?;
+    if config.dst {
+        sampler.track_destinations();
+    }
     let name = config.target.describe();
     let (out, fd) = open(&config.target).with_context(|| format!("cannot open {name}"))?;
     let mut writer = output::writer(config.format, out);
@@ -29,6 +36,8 @@ pub fn run(config: &Config) -> Result<()> {
         count: config.count,
         protocol: config.protocol,
         range_init: (pool.lo, pool.hi),
+        netns: config.netns.as_ref().map(|p| p.display().to_string()),
+        dst: config.dst,
     };
     writer
         .header(&info)
@@ -36,6 +45,9 @@ pub fn run(config: &Config) -> Result<()> {
 
     let start = Instant::now();
     let mut summary = Summary::new(now_ms());
+    if config.dst {
+        summary.dst = Some(PeakDst::default());
+    }
     let result = sample_loop(
         config,
         &stop,

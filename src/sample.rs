@@ -4,7 +4,11 @@
 use serde::Serialize;
 
 use crate::diag::{Protocol, Record, tcp_state};
+use crate::dst::WorstDst;
 use crate::pool::{Pool, PortSet};
+
+/// The columns `--dst` adds after [`COLUMNS`].
+pub const DST_COLUMNS: [&str; 3] = ["worst_dst", "worst_dst_used", "worst_dst_free"];
 
 /// The column set, in output order. The README documents each.
 pub const COLUMNS: [&str; 12] = [
@@ -85,6 +89,9 @@ pub struct Sample {
     pub close_wait: Option<u32>,
     pub last_ack: Option<u32>,
     pub fin_wait: Option<u32>,
+    /// The `--dst` columns, when asked for; the writers append them after the standard twelve.
+    #[serde(skip)]
+    pub dst: Option<WorstDst>,
 }
 
 impl Sample {
@@ -111,6 +118,7 @@ impl Sample {
             close_wait: tcp(tally.state(CLOSE_WAIT)),
             last_ack: tcp(tally.state(LAST_ACK)),
             fin_wait: tcp(tally.state(FIN_WAIT1) + tally.state(FIN_WAIT2)),
+            dst: None,
         }
     }
 }

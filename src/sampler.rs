@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagSocket, Family, Protocol};
+use crate::diag::{DiagSocket, Family, Protocol, Record};
+use crate::dst::DstTally;
 use crate::pool::{Pool, PoolReader};
 use crate::sample::{Measured, Sample, Tally};
 
@@ -17,6 +18,8 @@ pub struct Sampler {
     reader: PoolReader,
     pool: Pool,
     tally: Tally,
+    /// The destination fold, when asked for (`--dst`, `top`).
+    dst: Option<DstTally>,
     measured: Measured,
     verbose: bool,
 }
@@ -33,9 +36,20 @@ impl Sampler {
             reader,
             pool,
             tally: Tally::default(),
+            dst: None,
             measured: Measured { tcp, udp },
             verbose,
         })
+    }
+
+    /// Also folds destinations from now on: samples carry the `--dst` columns.
+    pub fn track_destinations(&mut self) {
+        self.dst = Some(DstTally::default());
+    }
+
+    /// The destination fold of the last sample, when tracked.
+    pub fn destinations(&mut self) -> Option<&mut DstTally> {
+        self.dst.as_mut()
     }
 
     /// The pool as last read.
@@ -54,6 +68,9 @@ impl Sampler {
         self.reader.read(&mut self.pool)?;
         for attempt in 1..=DUMP_ATTEMPTS {
             self.tally.reset();
+            if let Some(dst) = self.dst.as_mut() {
+                dst.reset();
+            }
             let interrupted = self.dump_all()?;
             if !interrupted {
                 break;
@@ -69,12 +86,11 @@ impl Sampler {
                 );
             }
         }
-        Ok(Sample::new(
-            epoch_ms,
-            &self.pool,
-            &self.tally,
-            self.measured,
-        ))
+        let mut sample = Sample::new(epoch_ms, &self.pool, &self.tally, self.measured);
+        if let Some(dst) = self.dst.as_mut() {
+            sample.dst = Some(dst.worst(self.pool.total(), &self.pool.members).into());
+        }
+        Ok(sample)
     }
 
     /// Runs every dump asked for; true if any was interrupted.
@@ -89,11 +105,14 @@ impl Sampler {
                 continue;
             }
             for family in Family::BOTH {
-                let tally = &mut self.tally;
-                match self
-                    .diag
-                    .dump(family, protocol, |r| tally.add(protocol, &r))
-                {
+                let (tally, dst, pool) = (&mut self.tally, &mut self.dst, &self.pool.members);
+                let fold = |r: Record<'_>| {
+                    tally.add(protocol, &r);
+                    if let (Protocol::Tcp, Some(dst)) = (protocol, dst.as_mut()) {
+                        dst.add(&r, pool);
+                    }
+                };
+                match self.diag.dump(family, protocol, fold) {
                     Ok(end) => interrupted |= end.interrupted,
                     Err(e)
                         if protocol == Protocol::Udp && e.is_unsupported() && self.measured.tcp =>

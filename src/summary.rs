@@ -2,7 +2,15 @@
 
 use serde::Serialize;
 
+use crate::dst::Dst;
 use crate::sample::Sample;
+
+/// The `--dst` summary fields.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PeakDst {
+    pub peak_dst_used: Option<u32>,
+    pub peak_dst: Option<Dst>,
+}
 
 /// The trailer's fields. `None` where no sample measured the value.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -16,6 +24,9 @@ pub struct Summary {
     pub min_free: Option<u32>,
     pub min_total_port: Option<u32>,
     pub max_total_port: Option<u32>,
+    /// Present with `--dst`.
+    #[serde(flatten)]
+    pub dst: Option<PeakDst>,
 }
 
 fn max(a: Option<u32>, b: Option<u32>) -> Option<u32> {
@@ -45,6 +56,12 @@ impl Summary {
         self.min_free = min(self.min_free, Some(s.free));
         self.min_total_port = min(self.min_total_port, Some(s.total_port));
         self.max_total_port = max(self.max_total_port, Some(s.total_port));
+        if let (Some(peak), Some(worst)) = (self.dst.as_mut(), s.dst) {
+            if worst.worst_dst_used > peak.peak_dst_used {
+                peak.peak_dst_used = worst.worst_dst_used;
+                peak.peak_dst = worst.worst_dst;
+            }
+        }
     }
 
     /// Fields in trailer order, as name and value.
@@ -82,6 +99,7 @@ mod tests {
             close_wait: None,
             last_ack: None,
             fin_wait: None,
+            dst: None,
         }
     }
 

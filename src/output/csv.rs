@@ -1,11 +1,10 @@
 //! CSV: `#` comment lines for the header and the summary, one record per sample, an empty field
 //! for a value that was not measured.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{RunInfo, TimelineWriter};
-use crate::sample::{COLUMNS, Sample};
+use crate::sample::Sample;
 use crate::summary::Summary;
 
 pub struct CsvWriter {
@@ -34,48 +33,55 @@ impl CsvWriter {
 impl TimelineWriter for CsvWriter {
     fn header(&mut self, run: &RunInfo) -> io::Result<()> {
         let mut line = format!(
-            "# conntrend {}  sampling={}s  ",
+            "# conntrend {}  sampling={}s",
             run.version, run.interval_sec
         );
         match run.duration_sec {
-            Some(d) => write!(line, "duration={d}s"),
-            None => write!(line, "duration=unlimited"),
+            Some(d) => line += &format!("  duration={d}s"),
+            None => line += "  duration=unlimited",
         }
-        .expect("writing to a String");
         if let Some(c) = run.count {
-            write!(line, "  count={c}").expect("writing to a String");
+            line += &format!("  count={c}");
         }
         if run.protocol != "all" {
-            write!(line, "  protocol={}", run.protocol).expect("writing to a String");
+            line += &format!("  protocol={}", run.protocol);
         }
-        write!(
-            line,
-            "  range_init={}-{}",
-            run.range_init.0, run.range_init.1
-        )
-        .expect("writing to a String");
+        if let Some(ns) = &run.netns {
+            line += &format!("  netns={ns}");
+        }
+        line += &format!("  range_init={}-{}", run.range_init.0, run.range_init.1);
         self.comment(&line)?;
-        self.comment(&format!("# columns: {}", COLUMNS.join(",")))?;
+        self.comment(&format!("# columns: {}", run.columns().join(",")))?;
         self.out.flush()
     }
 
     fn sample(&mut self, sample: &Sample) -> io::Result<()> {
-        self.out.serialize(sample)?;
+        match &sample.dst {
+            Some(dst) => self.out.serialize((sample, dst))?,
+            None => self.out.serialize(sample)?,
+        }
         self.out.flush()
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
-        let mut line = String::from("# summary: ");
-        for (i, (name, value)) in summary.fields().into_iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            match value {
-                Some(v) => write!(line, "{sep}{name}={v}"),
-                None => write!(line, "{sep}{name}="),
-            }
-            .expect("writing to a String");
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let mut fields: Vec<String> = summary
+            .fields()
+            .iter()
+            .map(|(name, v)| format!("{name}={}", text(v.map(|v| v.to_string()))))
+            .collect();
+        if let Some(d) = &summary.dst {
+            fields.push(format!(
+                "peak_dst_used={}",
+                text(d.peak_dst_used.map(|v| v.to_string()))
+            ));
+            fields.push(format!(
+                "peak_dst={}",
+                text(d.peak_dst.map(|v| v.to_string()))
+            ));
         }
         self.comment("#")?;
-        self.comment(&line)?;
+        self.comment(&format!("# summary: {}", fields.join(",")))?;
         self.out.flush()
     }
 }

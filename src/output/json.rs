@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{RunInfo, TimelineWriter};
-use crate::sample::{COLUMNS, Sample};
+use crate::dst::WorstDst;
+use crate::sample::Sample;
 use crate::summary::Summary;
 
 pub struct JsonWriter {
@@ -35,7 +36,9 @@ impl TimelineWriter for JsonWriter {
             count: Option<u64>,
             protocol: &'a str,
             range_init: String,
-            columns: [&'a str; 12],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            netns: Option<&'a str>,
+            columns: Vec<&'a str>,
         }
         #[derive(Serialize)]
         struct Line<'a> {
@@ -49,13 +52,26 @@ impl TimelineWriter for JsonWriter {
                 count: run.count,
                 protocol: run.protocol,
                 range_init: format!("{}-{}", run.range_init.0, run.range_init.1),
-                columns: COLUMNS,
+                netns: run.netns.as_deref(),
+                columns: run.columns(),
             },
         })
     }
 
     fn sample(&mut self, sample: &Sample) -> io::Result<()> {
-        self.line(sample)
+        match &sample.dst {
+            Some(dst) => {
+                #[derive(Serialize)]
+                struct Line<'a> {
+                    #[serde(flatten)]
+                    sample: &'a Sample,
+                    #[serde(flatten)]
+                    dst: &'a WorstDst,
+                }
+                self.line(&Line { sample, dst })
+            }
+            None => self.line(sample),
+        }
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {

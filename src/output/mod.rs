@@ -7,7 +7,7 @@ mod json;
 
 use std::io::{self, Write};
 
-use crate::sample::Sample;
+use crate::sample::{COLUMNS, DST_COLUMNS, Sample};
 use crate::summary::Summary;
 
 pub use self::csv::CsvWriter;
@@ -24,6 +24,18 @@ pub struct RunInfo {
     pub protocol: &'static str,
     /// The pool's range when the run started.
     pub range_init: (u16, u16),
+    /// The network namespace sampled, when not the caller's own.
+    pub netns: Option<String>,
+    /// Whether samples carry the `--dst` columns.
+    pub dst: bool,
+}
+
+impl RunInfo {
+    /// The column names of this run's samples.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let extra: &[&'static str] = if self.dst { &DST_COLUMNS } else { &[] };
+        COLUMNS.iter().chain(extra).copied().collect()
+    }
 }
 
 /// A timeline writer.
@@ -76,6 +88,8 @@ mod tests {
             count,
             protocol: "all",
             range_init: (32768, 60999),
+            netns: None,
+            dst: false,
         }
     }
 
@@ -93,6 +107,7 @@ mod tests {
             close_wait: tw.map(|_| 5),
             last_ack: tw.map(|_| 2),
             fin_wait: tw.map(|_| 9),
+            dst: None,
         }
     }
 
