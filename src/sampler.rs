@@ -64,6 +64,12 @@ impl Sampler {
 
     /// Takes one sample now.
     pub fn take(&mut self) -> Result<Sample> {
+        self.take_with(&mut ())
+    }
+
+    /// Takes one sample now, also showing every record to `extra` (which is reset before each
+    /// attempt, like the sample's own counters).
+    pub fn take_with(&mut self, extra: &mut impl Visit) -> Result<Sample> {
         let epoch_ms = now_ms();
         self.reader.read(&mut self.pool)?;
         for attempt in 1..=DUMP_ATTEMPTS {
@@ -71,7 +77,8 @@ impl Sampler {
             if let Some(dst) = self.dst.as_mut() {
                 dst.reset();
             }
-            let interrupted = self.dump_all()?;
+            extra.reset();
+            let interrupted = self.dump_all(extra)?;
             if !interrupted {
                 break;
             }
@@ -94,7 +101,7 @@ impl Sampler {
     }
 
     /// Runs every dump asked for; true if any was interrupted.
-    fn dump_all(&mut self) -> Result<bool> {
+    fn dump_all(&mut self, extra: &mut impl Visit) -> Result<bool> {
         let mut interrupted = false;
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             let wanted = match protocol {
@@ -108,6 +115,7 @@ impl Sampler {
                 let (tally, dst, pool) = (&mut self.tally, &mut self.dst, &self.pool.members);
                 let fold = |r: Record<'_>| {
                     tally.add(protocol, &r);
+                    extra.visit(protocol, &r);
                     if let (Protocol::Tcp, Some(dst)) = (protocol, dst.as_mut()) {
                         dst.add(&r, pool);
                     }
@@ -137,6 +145,20 @@ impl Sampler {
         }
         Ok(interrupted)
     }
+}
+
+/// Something that wants to see every record of a sample besides the built-in fold.
+pub trait Visit {
+    /// Forget what was seen: a new attempt at the sample starts.
+    fn reset(&mut self);
+    fn visit(&mut self, protocol: Protocol, record: &Record<'_>);
+}
+
+/// Nothing extra: the timeline's own path.
+impl Visit for () {
+    fn reset(&mut self) {}
+    #[inline]
+    fn visit(&mut self, _: Protocol, _: &Record<'_>) {}
 }
 
 /// Wall-clock milliseconds since the Unix epoch.

@@ -1,0 +1,116 @@
+//! The `top` report as text for a person: the pool, TCP states, and two tables with bars.
+
+use std::fmt::Write as _;
+
+use super::procs::user_name;
+use super::report::Report;
+
+const BAR: usize = 20;
+
+/// The report as lines of text.
+pub fn text(r: &Report, passwd: &str) -> String {
+    let mut o = String::new();
+    let ns = r.netns.as_deref().unwrap_or("(own)");
+    let _ = writeln!(o, "conntrend top  netns={ns}");
+    let _ = writeln!(
+        o,
+        "pool   {}-{}  reserved {}  total {}",
+        r.pool.lo, r.pool.hi, r.pool.reserved, r.pool.total
+    );
+    let _ = writeln!(
+        o,
+        "used   {} ({:.1}%)  tcp {}  udp {}  free {}",
+        r.used,
+        percent(r.used, r.pool.total),
+        r.tcp_used,
+        r.udp_used,
+        r.free
+    );
+    let states: Vec<String> = r
+        .states
+        .0
+        .iter()
+        .map(|(k, v)| format!("{} {v}", k.to_uppercase()))
+        .collect();
+    let _ = writeln!(o, "tcp    {}", states.join("  "));
+
+    let _ = writeln!(
+        o,
+        "\n{:<44} {:>7} {:>7}  USE OF POOL",
+        "DESTINATION", "USED", "FREE"
+    );
+    if r.destinations.is_empty() {
+        let _ = writeln!(o, "(no TCP connections from pool ports)");
+    }
+    for d in &r.destinations {
+        let _ = writeln!(
+            o,
+            "{:<44} {:>7} {:>7}  {} {:5.1}%",
+            d.dst.to_string(),
+            d.used,
+            d.free,
+            bar(d.used, r.pool.total),
+            percent(d.used, r.pool.total)
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "\n{:>8}  {:<16} {:<12} {:>9} {:>9}",
+        "PID", "COMMAND", "USER", "TCP PORTS", "UDP PORTS"
+    );
+    if r.processes.is_empty() {
+        let _ = writeln!(o, "(no sockets on pool ports)");
+    }
+    for p in &r.processes {
+        let pid = p.pid.map(|p| p.to_string()).unwrap_or_default();
+        let user = p.uid.map(|u| user_name(u, passwd)).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "{pid:>8}  {:<16} {user:<12} {:>9} {:>9}",
+            p.comm, p.tcp_ports, p.udp_ports
+        );
+    }
+    if !r.all_processes_visible {
+        let _ = writeln!(
+            o,
+            "note: not running as root, so only your own processes are visible; sockets of other \
+             users' processes are grouped as (not visible)"
+        );
+    }
+    o
+}
+
+fn percent(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(part) / f64::from(whole)
+    }
+}
+
+/// `[#####...............]`: the share of the pool, at least one mark when not zero.
+fn bar(part: u32, whole: u32) -> String {
+    let filled = if part == 0 || whole == 0 {
+        0
+    } else {
+        ((part as usize * BAR).div_ceil(whole as usize)).clamp(1, BAR)
+    };
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(BAR - filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars() {
+        assert_eq!(bar(0, 100), format!("[{}]", ".".repeat(20)));
+        assert_eq!(bar(1, 1000), format!("[#{}]", ".".repeat(19)));
+        assert_eq!(bar(100, 100), format!("[{}]", "#".repeat(20)));
+        assert_eq!(
+            bar(50, 100),
+            format!("[{}{}]", "#".repeat(10), ".".repeat(10))
+        );
+    }
+}
