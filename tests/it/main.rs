@@ -6,4 +6,5 @@ mod cli;
 mod columns;
 mod fixtures;
 mod netns;
+mod top;
 mod util;

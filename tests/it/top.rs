@@ -1,0 +1,174 @@
+//! `conntrend top` in a private namespace: the pool, the states, the destination table and the
+//! process table, checked against a socket mix this test process holds itself.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::netns::mix::Mix;
+use crate::netns::{NetNs, Pool, with_netns};
+use crate::util::conntrend;
+
+/// 10 established and 3 TIME_WAIT connections from pool ports to 127.0.0.1:5000 (outside the
+/// pool), a bound-only TCP socket and an unconnected UDP socket on pool ports.
+fn build(ns: &NetNs) -> Mix<'_> {
+    Pool::new(40000, 40099, "40010-40019").apply(ns);
+    let mut mix = Mix::new(ns);
+    mix.listen(false, 5000);
+    for port in 40020..40030 {
+        mix.estab(false, port, 5000);
+    }
+    for port in 40030..40033 {
+        mix.time_wait(false, port, 5000);
+    }
+    mix.bound(false, 40060).udp(false, 40050, None, false);
+    mix.settle();
+    mix
+}
+
+fn top_json(ns: &NetNs, extra: &[&str]) -> Value {
+    let mut cmd = conntrend();
+    cmd.args(["top", "--json"]).args(extra);
+    let run = ns.run(cmd);
+    run.expect_code(0);
+    serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| panic!("{e}\n{}", run.describe()))
+}
+
+#[test]
+fn json_report_counts_the_mix_exactly() {
+    with_netns(|ns| {
+        let _mix = build(ns);
+        let r = top_json(ns, &[]);
+        let me = std::process::id();
+        assert_eq!(
+            r["pool"],
+            serde_json::json!({"lo": 40000, "hi": 40099, "reserved": 10, "total": 90})
+        );
+        // TCP pool ports: 10 established + 3 TIME_WAIT clients + the bound one; UDP: one.
+        assert_eq!(
+            (r["tcp_used"].as_u64(), r["udp_used"].as_u64()),
+            (Some(14), Some(1))
+        );
+        assert_eq!(
+            (r["used"].as_u64(), r["free"].as_u64()),
+            (Some(15), Some(75))
+        );
+        let states = &r["states"];
+        assert_eq!(states["established"], 20, "client and server sides");
+        assert_eq!(states["time_wait"], 3);
+        assert_eq!(states["listen"], 1);
+        let bound = states["close"].as_u64().unwrap() + states["bound_inactive"].as_u64().unwrap();
+        assert_eq!(bound, 1, "the bound-only socket");
+        assert_eq!(states["syn_sent"], 0);
+        // One destination: 13 ports toward it; free = 90 - 13 - 1 explicitly bound port.
+        assert_eq!(
+            r["destinations"],
+            serde_json::json!([{"dst": "127.0.0.1:5000", "used": 13, "free": 76}])
+        );
+        let procs = r["processes"].as_array().unwrap();
+        assert_eq!(procs.len(), 2, "{procs:?}");
+        assert_eq!(procs[0]["pid"], me);
+        assert_eq!(
+            (
+                procs[0]["tcp_ports"].as_u64(),
+                procs[0]["udp_ports"].as_u64()
+            ),
+            (Some(11), Some(1))
+        );
+        assert_eq!(procs[0]["uid"], unsafe { libc::geteuid() });
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(procs[0]["comm"], comm.trim_end());
+        assert_eq!(
+            procs[1]["comm"], "(kernel)",
+            "TIME_WAIT sockets have no owner"
+        );
+        assert_eq!(procs[1]["pid"], Value::Null);
+        assert_eq!(
+            (
+                procs[1]["tcp_ports"].as_u64(),
+                procs[1]["udp_ports"].as_u64()
+            ),
+            (Some(3), Some(0))
+        );
+        assert_eq!(r["all_processes_visible"], true);
+    });
+}
+
+#[test]
+fn rows_limit_and_text_report() {
+    with_netns(|ns| {
+        let _mix = build(ns);
+        let r = top_json(ns, &["-n", "1"]);
+        assert_eq!(r["processes"].as_array().unwrap().len(), 1);
+        assert_eq!(r["destinations"].as_array().unwrap().len(), 1);
+
+        let mut cmd = conntrend();
+        cmd.arg("top");
+        let run = ns.run(cmd);
+        run.expect_code(0);
+        let text = run.stdout();
+        assert!(
+            text.contains("pool   40000-40099  reserved 10  total 90"),
+            "{text}"
+        );
+        assert!(
+            text.contains("used   15 (16.7%)  tcp 14  udp 1  free 75"),
+            "{text}"
+        );
+        let dst = text
+            .lines()
+            .find(|l| l.starts_with("127.0.0.1:5000"))
+            .expect(&text);
+        let cols: Vec<&str> = dst.split_whitespace().collect();
+        assert_eq!(&cols[1..3], ["13", "76"], "{dst}");
+        let me = std::process::id().to_string();
+        let own = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(me.as_str()));
+        let own: Vec<&str> = own.expect(&text).split_whitespace().collect();
+        assert_eq!(&own[own.len() - 2..], ["11", "1"], "{own:?}");
+        let kernel = text.lines().find(|l| l.contains("(kernel)")).expect(&text);
+        assert!(
+            kernel.split_whitespace().eq(["(kernel)", "3", "0"]),
+            "{kernel}"
+        );
+    });
+}
+
+#[test]
+fn refreshing_report_runs_until_interrupted() {
+    with_netns(|ns| {
+        let mut cmd = conntrend();
+        cmd.args(["top", "--json", "-i", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = ns.spawn(&mut cmd);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..2 {
+            let line = lines.next().expect("a report line").unwrap();
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(
+                v["pool"]["total"], 28232,
+                "a fresh namespace's default range"
+            );
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0));
+    });
+}
+
+#[test]
+fn top_rejects_bad_input() {
+    for args in [
+        &["top", "-n", "0"][..],
+        &["top", "-i", "0"],
+        &["top", "--bogus"],
+    ] {
+        let out = conntrend().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+}
