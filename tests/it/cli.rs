@@ -16,14 +16,28 @@ const SUMMARY_KEYS: &str = "start_ms,end_ms,elapsed_sec,samples,peak_used,peak_t
 /// Upper bound on any single run: a hung binary fails the test instead of hanging the suite.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A fresh, empty directory of our own under the system temp dir.
-fn tmpdir() -> PathBuf {
+/// A fresh, empty directory of our own under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir() -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("conntrend-cli-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    TempDir(dir)
 }
 
 /// The host's ip_local_port_range as `lo-hi`.
@@ -167,7 +181,8 @@ fn bad_input_exits_2_names_the_flag_and_creates_no_file() {
         (&["--bogus"], &["--bogus"]),
     ];
     for (bad, names) in cases {
-        let out = tmpdir().join("out.csv");
+        let _dir = tmpdir();
+        let out = _dir.join("out.csv");
         let mut args = vec!["-o", out.to_str().unwrap()];
         args.extend_from_slice(bad);
         let r = ct(&args);
@@ -351,7 +366,8 @@ struct Live {
 impl Live {
     /// Spawns conntrend; the reader thread stops (closing the pipe) after `max_lines` lines.
     fn spawn(args: &[&str], max_lines: usize) -> Live {
-        let err_file = tmpdir().join("stderr");
+        let _dir = tmpdir();
+        let err_file = _dir.join("stderr");
         let mut cmd = conntrend();
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
         cmd.stderr(std::fs::File::create(&err_file).unwrap());
@@ -473,7 +489,8 @@ fn broken_pipe_exits_0_silently() {
 
 #[test]
 fn broken_pipe_through_head_exits_0_silently() {
-    let err = tmpdir().join("stderr");
+    let _dir = tmpdir();
+    let err = _dir.join("stderr");
     let script = r#"timeout 20 "$0" -i 1 -d 0 2>"$1" | head -3; exit "${PIPESTATUS[0]}""#;
     let mut cmd = Command::new("bash");
     cmd.arg("-c").arg(script);
@@ -488,7 +505,8 @@ fn broken_pipe_through_head_exits_0_silently() {
 
 #[test]
 fn output_file_is_appended_to() {
-    let out = tmpdir().join("out.csv");
+    let _dir = tmpdir();
+    let out = _dir.join("out.csv");
     std::fs::write(&out, "pre-existing line\n").unwrap();
     for _ in 0..2 {
         let r = ct(&["-c", "1", "-o", out.to_str().unwrap()]);
@@ -508,7 +526,8 @@ fn output_file_is_appended_to() {
 
 #[test]
 fn unopenable_output_exits_1_with_os_reason() {
-    let out = tmpdir().join("no-such-dir/x.csv");
+    let _dir = tmpdir();
+    let out = _dir.join("no-such-dir/x.csv");
     let path = out.to_str().unwrap();
     let r = ct(&["-c", "1", "-o", path]);
     let d = r.describe();
