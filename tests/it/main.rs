@@ -4,6 +4,7 @@
 mod alloc;
 mod cli;
 mod columns;
+mod dst;
 mod fixtures;
 mod netns;
 mod top;
