@@ -11,10 +11,10 @@ use std::process::Command;
 use socket2::{Socket, Type};
 
 use crate::netns::mix::Mix;
-use crate::netns::{NetNs, Pool, with_netns, with_netns_at};
+use crate::netns::{NetNs, Pool, park_netns, with_netns, with_netns_at};
 use crate::util::{COLUMNS, conntrend, run};
 use out::{Worst, check_dst, counts, ct, parse_csv, parse_json, snapshot, want_counts};
-use socks::{Socks, park_netns, sa, sock, worst};
+use socks::{Socks, sa, sock, worst};
 
 /// 40000-40999 minus 40010-40019: 990 ports.
 fn pool(ns: &NetNs) -> Pool {

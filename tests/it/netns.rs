@@ -13,6 +13,7 @@ pub mod mix;
 use std::io::{BufRead, BufReader, Write};
 use std::marker::PhantomData;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::util::{Run, run};
@@ -80,6 +81,66 @@ fn on_netns_thread<T: Send + 'static>(
     match handle.join() {
         Ok(v) => v,
         Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// A namespace kept alive on its own thread (see [`park_netns`]) while the caller works outside it,
+/// e.g. runs conntrend from the host namespace with `--netns path`. Dropping it lets the thread end.
+pub struct Parked<T> {
+    /// Where other threads and processes can open the namespace ([`NetNs::path`]).
+    pub path: String,
+    /// What the body handed out with the namespace.
+    pub info: T,
+    done: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Runs `body` in a new namespace (as [`with_netns`]) on a background thread. Once its sockets are in
+/// place, `body` calls `park(info)`: that hands the namespace's path and `info` to the caller and
+/// blocks until the returned [`Parked`] is dropped, so whatever `body` holds stays alive until then.
+pub fn park_netns<T: Send + 'static>(
+    body: impl FnOnce(&NetNs, &mut dyn FnMut(T)) + Send + 'static,
+) -> Parked<T> {
+    let (tx, rx) = mpsc::channel();
+    let (done, wait) = mpsc::channel::<()>();
+    let name = std::thread::current().name().unwrap_or("test").to_string();
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            with_netns(move |ns| {
+                let path = ns.path();
+                let mut park = |info: T| {
+                    tx.send((path.clone(), info))
+                        .expect("hand the namespace out");
+                    let _ = wait.recv();
+                };
+                body(ns, &mut park);
+            })
+        })
+        .expect("spawn the parking thread");
+    match rx.recv() {
+        Ok((path, info)) => Parked {
+            path,
+            info,
+            done: Some(done),
+            thread: Some(thread),
+        },
+        Err(_) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => panic!("park_netns: the body ended without calling park"),
+        },
+    }
+}
+
+impl<T> Drop for Parked<T> {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        let ended = self.thread.take().map(|t| t.join());
+        if let Some(Err(panic)) = ended
+            && !std::thread::panicking()
+        {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 

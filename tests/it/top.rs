@@ -7,7 +7,7 @@ use std::process::Stdio;
 use serde_json::Value;
 
 use crate::netns::mix::Mix;
-use crate::netns::{NetNs, Pool, with_netns};
+use crate::netns::{NetNs, Pool, park_netns, with_netns};
 use crate::util::conntrend;
 
 /// 10 established and 3 TIME_WAIT connections from pool ports to 127.0.0.1:5000 (outside the
@@ -171,4 +171,31 @@ fn top_rejects_bad_input() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty());
     }
+}
+
+#[test]
+fn netns_report_from_outside_the_namespace() {
+    let parked = park_netns(|ns, park| {
+        let mix = build(ns);
+        park(());
+        drop(mix);
+    });
+    let run = crate::util::run({
+        let mut c = conntrend();
+        c.args(["top", "--json", "--netns", &parked.path]);
+        c
+    });
+    run.expect_code(0);
+    let r: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(r["netns"], parked.path.as_str());
+    assert_eq!(
+        r["pool"]["total"], 90,
+        "the namespace's own pool, not the host's"
+    );
+    assert_eq!(
+        (r["used"].as_u64(), r["free"].as_u64()),
+        (Some(15), Some(75))
+    );
+    assert_eq!(r["destinations"][0]["dst"], "127.0.0.1:5000");
+    assert_eq!(r["processes"][0]["pid"], std::process::id());
 }
