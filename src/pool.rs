@@ -3,7 +3,8 @@
 //! may change during a run, so they are re-read for every sample.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -112,28 +113,50 @@ impl Pool {
     }
 }
 
-/// Reads the pool sysctls of the calling thread's network namespace into reused buffers.
-#[derive(Default)]
+/// Reads the pool sysctls of the calling thread's network namespace into reused buffers (or, for
+/// tests and fixtures, two files holding the same text).
 pub struct PoolReader {
+    range_path: PathBuf,
+    reserved_path: PathBuf,
     range: String,
     reserved: String,
 }
 
-impl PoolReader {
-    pub fn read(&mut self, pool: &mut Pool) -> Result<()> {
-        read_into(RANGE_SYSCTL, &mut self.range)?;
-        read_into(RESERVED_SYSCTL, &mut self.reserved)?;
-        pool.set(&self.range, &self.reserved)
-            .with_context(|| format!("cannot understand {RANGE_SYSCTL} or {RESERVED_SYSCTL}"))
+impl Default for PoolReader {
+    fn default() -> Self {
+        PoolReader::at(RANGE_SYSCTL, RESERVED_SYSCTL)
     }
 }
 
-fn read_into(path: &str, buf: &mut String) -> Result<()> {
+impl PoolReader {
+    /// Reads the range and the reserved ports from these files instead of the sysctls.
+    pub fn at(range: impl Into<PathBuf>, reserved: impl Into<PathBuf>) -> Self {
+        PoolReader {
+            range_path: range.into(),
+            reserved_path: reserved.into(),
+            range: String::new(),
+            reserved: String::new(),
+        }
+    }
+
+    pub fn read(&mut self, pool: &mut Pool) -> Result<()> {
+        read_into(&self.range_path, &mut self.range)?;
+        read_into(&self.reserved_path, &mut self.reserved)?;
+        pool.set(&self.range, &self.reserved).with_context(|| {
+            format!(
+                "cannot understand {} or {}",
+                self.range_path.display(),
+                self.reserved_path.display()
+            )
+        })
+    }
+}
+
+fn read_into(path: &Path, buf: &mut String) -> Result<()> {
     buf.clear();
     File::open(path)
         .and_then(|mut f| f.read_to_string(buf))
-        .map_err(|e: io::Error| anyhow::Error::new(e))
-        .with_context(|| format!("cannot read {path}"))?;
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagSocket, Family, Protocol, Record};
+use crate::diag::{DiagSocket, Dump, Family, Protocol, Record};
 use crate::dst::DstTally;
 use crate::pool::{Pool, PoolReader};
 use crate::sample::{Measured, Sample, Tally};
@@ -13,8 +13,9 @@ use crate::sample::{Measured, Sample, Tally};
 /// How many times a sample is taken again when the kernel flags a dump as interrupted.
 const DUMP_ATTEMPTS: u32 = 3;
 
-pub struct Sampler {
-    diag: DiagSocket,
+/// Samples through a dump source: the kernel by default, recorded bytes in tests.
+pub struct Sampler<D: Dump = DiagSocket> {
+    diag: D,
     reader: PoolReader,
     pool: Pool,
     tally: Tally,
@@ -28,7 +29,19 @@ impl Sampler {
     /// Opens the netlink socket and reads the pool once. `tcp`/`udp` say what to dump.
     pub fn new(tcp: bool, udp: bool, verbose: bool) -> Result<Self> {
         let diag = DiagSocket::open().context("cannot open a NETLINK_SOCK_DIAG socket")?;
-        let mut reader = PoolReader::default();
+        Sampler::with_source(diag, PoolReader::default(), tcp, udp, verbose)
+    }
+}
+
+impl<D: Dump> Sampler<D> {
+    /// A sampler over any dump source and pool reader; reads the pool once.
+    pub fn with_source(
+        diag: D,
+        mut reader: PoolReader,
+        tcp: bool,
+        udp: bool,
+        verbose: bool,
+    ) -> Result<Self> {
         let mut pool = Pool::default();
         reader.read(&mut pool)?;
         Ok(Sampler {
@@ -55,6 +68,11 @@ impl Sampler {
     /// The pool as last read.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The dump source.
+    pub fn source(&self) -> &D {
+        &self.diag
     }
 
     /// The counters of the last sample (ports held per protocol, TCP states).
@@ -167,4 +185,92 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::diag::{Replay, replay::Answer};
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mix")
+    }
+
+    fn sampler(replay: Replay, tcp: bool, udp: bool) -> Sampler<Replay> {
+        let dir = fixture();
+        let reader = PoolReader::at(
+            dir.join("ip_local_port_range.txt"),
+            dir.join("ip_local_reserved_ports.txt"),
+        );
+        Sampler::with_source(replay, reader, tcp, udp, false).unwrap()
+    }
+
+    #[test]
+    fn missing_udp_diag_leaves_udp_empty_and_keeps_tcp() {
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.set(Family::V4, Protocol::Udp, Answer::Fail(libc::ENOENT));
+        let full = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
+            .take()
+            .unwrap();
+        let mut s = sampler(replay, true, true);
+        let first = s.take().unwrap();
+        assert_eq!(first.udp_used, None);
+        assert_eq!(first.tcp_used, full.tcp_used);
+        assert_eq!(first.time_wait, full.time_wait);
+        assert!(first.used < full.used, "UDP-only ports no longer counted");
+        // Later samples no longer ask for UDP: two TCP dumps each.
+        let before = s.source().dumps;
+        assert_eq!(s.take().unwrap().udp_used, None);
+        assert_eq!(s.source().dumps - before, 2);
+    }
+
+    #[test]
+    fn missing_udp_diag_is_an_error_when_only_udp_was_asked_for() {
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.set(Family::V4, Protocol::Udp, Answer::Fail(libc::ENOENT));
+        let err = sampler(replay, false, true).take().unwrap_err();
+        assert!(format!("{err:#}").contains("UDP IPv4"), "{err:#}");
+    }
+
+    #[test]
+    fn other_kernel_errors_fail_the_sample() {
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.set(Family::V6, Protocol::Tcp, Answer::Fail(libc::EPERM));
+        let err = sampler(replay, true, true).take().unwrap_err();
+        assert!(format!("{err:#}").contains("TCP IPv6"), "{err:#}");
+    }
+
+    #[test]
+    fn interrupted_dumps_are_taken_again_up_to_three_times() {
+        let clean = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
+            .take()
+            .unwrap();
+        // First attempt: the second dump is interrupted; the second attempt is clean.
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.interrupt(&[false, true]);
+        let mut s = sampler(replay, true, true);
+        let before = s.source().dumps;
+        let again = s.take().unwrap();
+        assert_eq!(s.source().dumps - before, 8, "one repeat of the four dumps");
+        assert_eq!(
+            again,
+            Sample {
+                epoch_ms: again.epoch_ms,
+                ..clean.clone()
+            }
+        );
+        // Always interrupted: three attempts, then the last is kept.
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.interrupt(&[true; 20]);
+        let mut s = sampler(replay, true, true);
+        let before = s.source().dumps;
+        let kept = s.take().unwrap();
+        assert_eq!(s.source().dumps - before, 12);
+        assert_eq!(
+            kept.tcp_used, clean.tcp_used,
+            "counts of one attempt, not accumulated"
+        );
+    }
 }

@@ -4,14 +4,27 @@
 
 mod error;
 mod record;
+pub mod replay;
 mod request;
 mod socket;
 mod walk;
 
 pub use error::DiagError;
 pub use record::{RECORD_LEN, Record};
+pub use replay::Replay;
 pub use socket::{DiagSocket, DumpEnd};
 pub use walk::{Walk, walk};
+
+/// A source of socket dumps: the kernel ([`DiagSocket`]) or recorded bytes ([`Replay`]).
+pub trait Dump {
+    /// Dumps every socket of `protocol` over `family`, calling `visit` once per socket.
+    fn dump(
+        &mut self,
+        family: Family,
+        protocol: Protocol,
+        visit: impl FnMut(Record<'_>),
+    ) -> Result<DumpEnd, DiagError>;
+}
 
 /// Transport protocols conntrend can dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
 use super::request::Request;
-use super::{DiagError, Family, Protocol, Record, Walk, walk};
+use super::{DiagError, Dump, Family, Protocol, Record, Walk, walk};
 
 /// The receive buffer. The kernel sizes dump datagrams to at most 32 KiB; twice that leaves room.
 const RECV_BUF: usize = 64 * 1024;
@@ -52,18 +52,6 @@ impl DiagSocket {
         })
     }
 
-    /// Dumps every socket of `protocol` over `family`, calling `visit` once per socket.
-    pub fn dump(
-        &mut self,
-        family: Family,
-        protocol: Protocol,
-        mut visit: impl FnMut(Record<'_>),
-    ) -> Result<DumpEnd, DiagError> {
-        self.dump_datagrams(family, protocol, |datagram, seq, interrupted| {
-            walk(datagram, seq, interrupted, &mut visit)
-        })
-    }
-
     /// The dump loop, datagram by datagram: `each` gets the raw bytes of every datagram (a
     /// recorder keeps them; [`DiagSocket::dump`] walks them) and says when NLMSG_DONE was seen.
     pub fn dump_datagrams(
@@ -90,5 +78,18 @@ impl DiagSocket {
                 return Ok(DumpEnd { interrupted });
             }
         }
+    }
+}
+
+impl Dump for DiagSocket {
+    fn dump(
+        &mut self,
+        family: Family,
+        protocol: Protocol,
+        mut visit: impl FnMut(Record<'_>),
+    ) -> Result<DumpEnd, DiagError> {
+        self.dump_datagrams(family, protocol, |datagram, seq, interrupted| {
+            walk(datagram, seq, interrupted, &mut visit)
+        })
     }
 }

@@ -1,14 +1,15 @@
-//! The fold on recorded kernel bytes: dumps captured by `examples/record_fixture.rs` are walked
-//! and folded, and every column is compared with what `ss`, recorded at the same moment in the
-//! same namespace, implies. Needs no root and no namespace.
+//! The sampler on recorded kernel bytes: dumps captured by `examples/record_fixture.rs` are replayed
+//! through the real sampler (walk, fold, pool), and every column is compared with what `ss`,
+//! recorded at the same moment in the same namespace, implies. Needs no root and no namespace.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use conntrend::diag::{Protocol, walk};
-use conntrend::pool::Pool;
-use conntrend::sample::{Measured, Sample, Tally};
+use conntrend::diag::{Replay, walk};
+use conntrend::pool::PoolReader;
+use conntrend::sample::Sample;
+use conntrend::sampler::Sampler;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,48 +17,16 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Folds the four recorded dumps of fixture `name`, as the sampler would.
-fn fold(name: &str, pool: &Pool) -> Sample {
+/// The sample the real sampler takes from the recorded dumps and sysctl texts of fixture `name`.
+fn fold(name: &str) -> Sample {
     let dir = fixture(name);
-    let mut tally = Tally::default();
-    for (protocol, file) in [
-        (Protocol::Tcp, "tcp4.bin"),
-        (Protocol::Tcp, "tcp6.bin"),
-        (Protocol::Udp, "udp4.bin"),
-        (Protocol::Udp, "udp6.bin"),
-    ] {
-        let bytes = fs::read(dir.join(file)).unwrap();
-        let seq = u32::from_ne_bytes(bytes[8..12].try_into().unwrap());
-        let mut interrupted = false;
-        let end = walk(&bytes, seq, &mut interrupted, |r| tally.add(protocol, &r)).unwrap();
-        assert_eq!(
-            end,
-            conntrend::diag::Walk::Done,
-            "{file} ends with NLMSG_DONE"
-        );
-        assert!(!interrupted);
-    }
-    Sample::new(
-        0,
-        pool,
-        &tally,
-        Measured {
-            tcp: true,
-            udp: true,
-        },
-    )
-}
-
-fn pool_of(name: &str) -> Pool {
-    let dir = fixture(name);
-    let mut pool = Pool::default();
-    let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap();
-    pool.set(
-        &read("ip_local_port_range.txt"),
-        &read("ip_local_reserved_ports.txt"),
-    )
-    .unwrap();
-    pool
+    let replay = Replay::from_dir(&dir).unwrap();
+    let reader = PoolReader::at(
+        dir.join("ip_local_port_range.txt"),
+        dir.join("ip_local_reserved_ports.txt"),
+    );
+    let mut sampler = Sampler::with_source(replay, reader, true, true, false).unwrap();
+    sampler.take().unwrap()
 }
 
 /// (state, local port) of every socket in an `ss -tanH`/`ss -uanH` listing.
@@ -94,8 +63,7 @@ fn large_fixture_matches_what_ss_saw() {
 }
 
 fn matches_what_ss_saw(name: &str) {
-    let pool = pool_of(name);
-    let sample = fold(name, &pool);
+    let sample = fold(name);
     let tcp = ss(name, "ss-tcp.txt");
     let udp = ss(name, "ss-udp.txt");
 
