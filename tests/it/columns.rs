@@ -136,7 +136,16 @@ fn summary_of(want: &[Row]) -> Row {
 
 /// Asserts samples and summary of one run, field by field, against the expected rows. Times must lie
 /// within the wall-clock window [before, after] the run was observed in.
-fn check(got: &[Row], summary: &Row, want: &[Row], window: (u64, u64), elapsed: u64, what: &str) {
+/// `elapsed`: the expected `elapsed_sec` of a duration-bound run; `None` for a count-bound run,
+/// whose length depends on how fast the machine is: then it must agree with start_ms..end_ms.
+fn check(
+    got: &[Row],
+    summary: &Row,
+    want: &[Row],
+    window: (u64, u64),
+    elapsed: Option<u64>,
+    what: &str,
+) {
     assert_eq!(got.len(), want.len(), "{what}: number of samples: {got:#?}");
     let mut last = window.0;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -169,6 +178,15 @@ fn check(got: &[Row], summary: &Row, want: &[Row], window: (u64, u64), elapsed: 
         start <= first,
         "{what}: first sample ({first}) before start_ms ({start})"
     );
+    let elapsed = elapsed.unwrap_or_else(|| {
+        let got = s["elapsed_sec"].expect("summary elapsed_sec");
+        let wall_ms = end - start;
+        assert!(
+            (got * 1000).abs_diff(wall_ms) <= 501,
+            "{what}: elapsed_sec={got} but start_ms..end_ms spans {wall_ms} ms"
+        );
+        got
+    });
     let mut expect = summary_of(want);
     expect.insert("elapsed_sec".into(), Some(elapsed));
     assert_eq!(
@@ -215,7 +233,7 @@ fn snapshot_both(ns: &NetNs, args: &[&str], protocol: &str, want: &Row) {
             &summary,
             std::slice::from_ref(want),
             window,
-            0,
+            None,
             &what,
         );
     }
@@ -364,7 +382,7 @@ fn range_change_mid_run_shows_in_samples_and_summary() {
             &csv.summary,
             &[old, new.clone(), new],
             window,
-            3,
+            Some(3),
             &text,
         );
     });
@@ -392,7 +410,7 @@ fn reserved_change_mid_run_shows_in_samples_and_summary() {
             &j.summary,
             &[old, new.clone(), new],
             window,
-            3,
+            Some(3),
             &text,
         );
     });
