@@ -1,0 +1,102 @@
+//! Whole-process measurements: wall time around spawn→reap, and the child's own CPU time and peak
+//! RSS from `wait4(2)`'s rusage.
+
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One process (or the sum of a tool's processes).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub wall: Duration,
+    pub cpu: Duration,
+    /// Peak resident set, KiB (`ru_maxrss`).
+    pub maxrss_kib: u64,
+}
+
+impl Usage {
+    /// Two processes run one after the other: times add up, the peak is the larger one.
+    pub fn then(self, next: Usage) -> Usage {
+        Usage {
+            wall: self.wall + next.wall,
+            cpu: self.cpu + next.cpu,
+            maxrss_kib: self.maxrss_kib.max(next.maxrss_kib),
+        }
+    }
+}
+
+/// Reaps `child`, which must have been spawned from this process; fails unless it exited 0.
+/// With `block` false, returns `None` while it still runs.
+pub fn reap(child: &Child, block: bool) -> io::Result<Option<(Instant, Usage)>> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 writes status and rusage through valid pointers.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    let rc = loop {
+        let rc = unsafe { libc::wait4(pid, &mut status, flags, &mut ru) };
+        if rc >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            break rc;
+        }
+    };
+    let reaped = Instant::now();
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if rc == 0 {
+        return Ok(None);
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(io::Error::other(format!(
+            "pid {pid} ended badly (wait status {status:#x})"
+        )));
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let usage = Usage {
+        wall: Duration::ZERO,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        maxrss_kib: ru.ru_maxrss as u64,
+    };
+    Ok(Some((reaped, usage)))
+}
+
+/// Runs `argv` to completion with stdout sent to /dev/null (or captured when `capture`), and
+/// returns its usage and captured output.
+pub fn run(argv: &[&str], capture: bool) -> io::Result<(Usage, String)> {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    // A pre-exec hook makes std fork() instead of posix_spawn(): with posix_spawn's shared memory
+    // the child's ru_maxrss would start at this whole process's RSS; with fork only at the part of
+    // it that is copied (the touched private pages).
+    // SAFETY: the hook does nothing, so it is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", argv[0])))?;
+    let (reaped, mut usage) = reap(&child, true)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", argv.join(" "))))?
+        .expect("a blocking wait4 reaps");
+    usage.wall = reaped - start;
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_string(&mut out)?;
+    }
+    Ok((usage, out))
+}
+
+/// The median of `values` (the lower middle one for an even count).
+pub fn median<T: Copy + Ord>(values: &[T]) -> T {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    v[(v.len() - 1) / 2]
+}
