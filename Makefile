@@ -27,8 +27,15 @@ lint:
 fmt:
 	$(CARGO) fmt
 
+# Whole-process cost of one sample at 1k..500k sockets in a private namespace (BENCHMARKS.md),
+# then the Criterion benchmark of the fold alone on the committed fixtures.
 bench:
-	@echo "make bench: see issue 3 (not yet implemented)"; exit 1
+	@if [ "$$(id -u)" = 0 ]; then \
+		$(CARGO) bench --bench sample_cost; \
+	else \
+		unshare --user --map-root-user --net $(CARGO) bench --offline --bench sample_cost; \
+	fi
+	$(CARGO) bench --bench fold
 
 dbuild:
 	docker build -t conntrend .
