@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagSocket, Dump, Family, Protocol, Record};
+use crate::diag::{DiagError, DiagSocket, Dump, Family, Protocol, Record};
 use crate::dst::DstTally;
 use crate::pool::{Pool, PoolReader};
 use crate::sample::{Measured, Sample, Tally};
@@ -22,6 +22,9 @@ pub struct Sampler<D: Dump = DiagSocket> {
     /// The destination fold, when asked for (`--dst`, `top`).
     dst: Option<DstTally>,
     measured: Measured,
+    /// TCP over IPv4 and IPv6 in one dump (one walk of the kernel's hash tables), until the
+    /// kernel refuses it.
+    tcp_one_walk: bool,
     verbose: bool,
 }
 
@@ -51,6 +54,7 @@ impl<D: Dump> Sampler<D> {
             tally: Tally::default(),
             dst: None,
             measured: Measured { tcp, udp },
+            tcp_one_walk: true,
             verbose,
         })
     }
@@ -90,15 +94,18 @@ impl<D: Dump> Sampler<D> {
     pub fn take_with(&mut self, extra: &mut impl Visit) -> Result<Sample> {
         let epoch_ms = now_ms();
         self.reader.read(&mut self.pool)?;
-        for attempt in 1..=DUMP_ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             self.tally.reset();
             if let Some(dst) = self.dst.as_mut() {
                 dst.reset();
             }
             extra.reset();
-            let interrupted = self.dump_all(extra)?;
-            if !interrupted {
-                break;
+            match self.dump_all(extra)? {
+                Dumped::Clean => break,
+                // Happens at most once per run: the TCP dumps go per family from now on.
+                Dumped::Redo => continue,
+                Dumped::Interrupted => {}
             }
             if self.verbose {
                 eprintln!(
@@ -110,6 +117,10 @@ impl<D: Dump> Sampler<D> {
                     }
                 );
             }
+            if attempt == DUMP_ATTEMPTS {
+                break;
+            }
+            attempt += 1;
         }
         let mut sample = Sample::new(epoch_ms, &self.pool, &self.tally, self.measured);
         if let Some(dst) = self.dst.as_mut() {
@@ -118,8 +129,8 @@ impl<D: Dump> Sampler<D> {
         Ok(sample)
     }
 
-    /// Runs every dump asked for; true if any was interrupted.
-    fn dump_all(&mut self, extra: &mut impl Visit) -> Result<bool> {
+    /// Runs every dump asked for.
+    fn dump_all(&mut self, extra: &mut impl Visit) -> Result<Dumped> {
         let mut interrupted = false;
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             let wanted = match protocol {
@@ -129,7 +140,11 @@ impl<D: Dump> Sampler<D> {
             if !wanted {
                 continue;
             }
-            for family in Family::BOTH {
+            let families: &[Family] = match protocol {
+                Protocol::Tcp if self.tcp_one_walk => &[Family::Both],
+                _ => &Family::EACH,
+            };
+            for &family in families {
                 let (tally, dst, pool) = (&mut self.tally, &mut self.dst, &self.pool.members);
                 let fold = |r: Record<'_>| {
                     tally.add(protocol, &r);
@@ -140,6 +155,15 @@ impl<D: Dump> Sampler<D> {
                 };
                 match self.diag.dump(family, protocol, fold) {
                     Ok(end) => interrupted |= end.interrupted,
+                    Err(e @ DiagError::Kernel(_)) if family == Family::Both => {
+                        if self.verbose {
+                            eprintln!(
+                                "conntrend: one-walk TCP dump refused ({e}); dumping IPv4 and IPv6 separately"
+                            );
+                        }
+                        self.tcp_one_walk = false;
+                        return Ok(Dumped::Redo);
+                    }
                     Err(e)
                         if protocol == Protocol::Udp && e.is_unsupported() && self.measured.tcp =>
                     {
@@ -161,8 +185,21 @@ impl<D: Dump> Sampler<D> {
         if self.verbose {
             eprintln!("conntrend: folded {} sockets", self.tally.sockets);
         }
-        Ok(interrupted)
+        Ok(if interrupted {
+            Dumped::Interrupted
+        } else {
+            Dumped::Clean
+        })
     }
+}
+
+/// How one round of dumps went.
+enum Dumped {
+    Clean,
+    /// The kernel flagged a dump NLM_F_DUMP_INTR.
+    Interrupted,
+    /// The dumps must run again (the one-walk TCP request was refused).
+    Redo,
 }
 
 /// Something that wants to see every record of a sample besides the built-in fold.
@@ -220,10 +257,10 @@ mod tests {
         assert_eq!(first.tcp_used, full.tcp_used);
         assert_eq!(first.time_wait, full.time_wait);
         assert!(first.used < full.used, "UDP-only ports no longer counted");
-        // Later samples no longer ask for UDP: two TCP dumps each.
+        // Later samples no longer ask for UDP: one TCP dump each (both families at once).
         let before = s.source().dumps;
         assert_eq!(s.take().unwrap().udp_used, None);
-        assert_eq!(s.source().dumps - before, 2);
+        assert_eq!(s.source().dumps - before, 1);
     }
 
     #[test]
@@ -243,6 +280,31 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_one_walk_tcp_dump_falls_back_to_one_dump_per_family() {
+        let clean = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
+            .take()
+            .unwrap();
+        let mut replay = Replay::from_dir(&fixture()).unwrap();
+        replay.refuse_both = true;
+        let mut s = sampler(replay, true, true);
+        let first = s.take().unwrap();
+        assert_eq!(
+            first,
+            Sample {
+                epoch_ms: first.epoch_ms,
+                ..clean
+            }
+        );
+        let before = s.source().dumps;
+        s.take().unwrap();
+        assert_eq!(
+            s.source().dumps - before,
+            4,
+            "TCP and UDP per family from now on"
+        );
+    }
+
+    #[test]
     fn interrupted_dumps_are_taken_again_up_to_three_times() {
         let clean = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
             .take()
@@ -253,7 +315,11 @@ mod tests {
         let mut s = sampler(replay, true, true);
         let before = s.source().dumps;
         let again = s.take().unwrap();
-        assert_eq!(s.source().dumps - before, 8, "one repeat of the four dumps");
+        assert_eq!(
+            s.source().dumps - before,
+            6,
+            "one repeat of the three dumps"
+        );
         assert_eq!(
             again,
             Sample {
@@ -267,7 +333,7 @@ mod tests {
         let mut s = sampler(replay, true, true);
         let before = s.source().dumps;
         let kept = s.take().unwrap();
-        assert_eq!(s.source().dumps - before, 12);
+        assert_eq!(s.source().dumps - before, 9);
         assert_eq!(
             kept.tcp_used, clean.tcp_used,
             "counts of one attempt, not accumulated"

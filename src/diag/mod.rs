@@ -47,15 +47,20 @@ impl Protocol {
 pub enum Family {
     V4,
     V6,
+    /// IPv4 and IPv6 in one dump. TCP only: the kernel's older TCPDIAG_GETSOCK request dumps with
+    /// AF_UNSPEC, walking the shared TCP hash tables once instead of once per family.
+    Both,
 }
 
 impl Family {
-    pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
+    pub const EACH: [Family; 2] = [Family::V4, Family::V6];
+    pub const ALL: [Family; 3] = [Family::V4, Family::V6, Family::Both];
 
     pub fn name(self) -> &'static str {
         match self {
             Family::V4 => "IPv4",
             Family::V6 => "IPv6",
+            Family::Both => "IPv4+IPv6",
         }
     }
 }

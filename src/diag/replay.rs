@@ -22,6 +22,8 @@ pub enum Answer {
 #[derive(Debug, Default)]
 pub struct Replay {
     answers: [[Option<Answer>; 2]; 2],
+    /// Refuse the one-walk TCP dump (as a kernel without the older request would).
+    pub refuse_both: bool,
     /// Dumps to flag NLM_F_DUMP_INTR, oldest first: `true` flags the next dump.
     interrupts: VecDeque<bool>,
     /// Dumps served so far.
@@ -61,6 +63,37 @@ impl Dump for Replay {
     ) -> Result<DumpEnd, DiagError> {
         self.dumps += 1;
         let flagged = self.interrupts.pop_front().unwrap_or(false);
+        let family = match (family, protocol) {
+            (Family::Both, Protocol::Udp) => return Err(DiagError::Kernel(libc::EINVAL)),
+            // TCP over both families: both recordings, in turn, as one dump.
+            (Family::Both, Protocol::Tcp) if self.refuse_both => {
+                return Err(DiagError::Kernel(libc::EINVAL));
+            }
+            (Family::Both, Protocol::Tcp) => {
+                let mut visit = visit;
+                let mut interrupted = flagged;
+                for family in Family::EACH {
+                    let end = self.replay(family, protocol, &mut visit)?;
+                    interrupted |= end.interrupted;
+                }
+                return Ok(DumpEnd { interrupted });
+            }
+            (family, _) => family,
+        };
+        let end = self.replay(family, protocol, visit)?;
+        Ok(DumpEnd {
+            interrupted: end.interrupted || flagged,
+        })
+    }
+}
+
+impl Replay {
+    fn replay(
+        &self,
+        family: Family,
+        protocol: Protocol,
+        visit: impl FnMut(Record<'_>),
+    ) -> Result<DumpEnd, DiagError> {
         match &self.answers[protocol as usize][family as usize] {
             None => Err(DiagError::Kernel(libc::ENOENT)),
             Some(Answer::Fail(errno)) => Err(DiagError::Kernel(*errno)),
@@ -69,7 +102,7 @@ impl Dump for Replay {
                     .get(8..12)
                     .map(|b| u32::from_ne_bytes(b.try_into().unwrap()))
                     .unwrap_or(0);
-                let mut interrupted = flagged;
+                let mut interrupted = false;
                 match walk(bytes, seq, &mut interrupted, visit)? {
                     Walk::Done => Ok(DumpEnd { interrupted }),
                     Walk::More => Err(DiagError::Malformed("the recording ends before NLMSG_DONE")),

@@ -23,7 +23,8 @@ pub struct DiagSocket {
     socket: Socket,
     buf: Vec<u8>,
     seq: u32,
-    requests: [[Request; 2]; 2],
+    /// Indexed by [protocol][family]; `None` where the kernel has no such dump.
+    requests: [[Option<Request>; 3]; 2],
 }
 
 impl DiagSocket {
@@ -34,21 +35,12 @@ impl DiagSocket {
         socket.connect(&SocketAddr::new(0, 0))?;
         // Best effort: a smaller queue only means more round trips.
         let _ = socket.set_rx_buf_sz(SO_RCVBUF);
-        let req = |f, p| Request::new(f, p);
+        let req = |p| Family::ALL.map(|f| Request::new(f, p));
         Ok(DiagSocket {
             socket,
             buf: Vec::with_capacity(RECV_BUF),
             seq: 0,
-            requests: [
-                [
-                    req(Family::V4, Protocol::Tcp),
-                    req(Family::V6, Protocol::Tcp),
-                ],
-                [
-                    req(Family::V4, Protocol::Udp),
-                    req(Family::V6, Protocol::Udp),
-                ],
-            ],
+            requests: [req(Protocol::Tcp), req(Protocol::Udp)],
         })
     }
 
@@ -62,7 +54,9 @@ impl DiagSocket {
     ) -> Result<DumpEnd, DiagError> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let request = &mut self.requests[protocol as usize][family as usize];
+        let Some(request) = self.requests[protocol as usize][family as usize].as_mut() else {
+            return Err(DiagError::Kernel(libc::EINVAL));
+        };
         self.socket.send(request.with_seq(seq), 0)?;
         let mut interrupted = false;
         loop {

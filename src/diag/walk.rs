@@ -4,6 +4,7 @@
 use netlink_packet_core::{NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NetlinkBuffer};
 use netlink_packet_sock_diag::constants::SOCK_DIAG_BY_FAMILY;
 
+use super::request::TCPDIAG_GETSOCK;
 use super::{DiagError, Record};
 
 const NLMSG_HDRLEN: usize = 16;
@@ -47,7 +48,7 @@ pub fn walk(
         }
         let payload = msg.payload();
         match msg.message_type() {
-            SOCK_DIAG_BY_FAMILY => {
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                 let record = Record::new(payload)
                     .ok_or(DiagError::Malformed("an inet_diag_msg is cut short"))?;
                 visit(record);
