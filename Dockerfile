@@ -6,7 +6,10 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked
+# Cargo.toml names the benchmarks, so their sources must be present even though only the binary
+# is built.
+COPY benches ./benches
+RUN cargo build --release --locked --bin conntrend
 
 FROM debian:bookworm-slim
 RUN useradd --system --uid 10001 --no-create-home conntrend
