@@ -11,13 +11,15 @@ run:
 	$(CARGO) run --release -- $(ARGS)
 
 # The integration tests build socket mixes in private network namespaces. As root they run
-# directly; otherwise inside a user namespace where the tests hold CAP_NET_ADMIN.
+# directly; otherwise inside user + network + mount namespaces, where the tests hold the
+# capabilities they need and a private /run lets `ip netns add` work.
 test:
 	$(CARGO) build --tests
 	@if [ "$$(id -u)" = 0 ]; then \
 		$(CARGO) test; \
 	else \
-		unshare --user --map-root-user --net $(CARGO) test --offline; \
+		unshare --user --map-root-user --net --mount \
+			sh -c 'mount -t tmpfs tmpfs /run && exec $(CARGO) test --offline'; \
 	fi
 
 lint:
