@@ -1,22 +1,32 @@
 //! Whole-process cost of one sample, against the cheapest possible sample and the usual tools.
 //!
 //! For each load (default 1k, 10k, 100k and 500k sockets: ~94% client-side TIME_WAIT from many
-//! 127/8 source addresses, 5% ESTABLISHED pairs, 1% UDP, built in a fresh private network
-//! namespace), it runs, alternating `a b c d a b c d …` after one warm-up round:
-//! (a) `conntrend -c 1 -o /dev/null`; (b) the drain-only floor (this binary re-executed with
-//! `--floor`, see `probe.rs`); (c) `ss -tan` plus `ss -uan`; (d) /proc/net/{tcp,tcp6,udp,udp6}
-//! parsed (this binary with `--procfs`). Each run is one process (two for ss): wall time around
-//! spawn→reap, CPU time and peak RSS from `wait4`. Medians, and wall ratios to the floor, are
-//! printed as a markdown table, followed by the idle overhead of `conntrend -i 1 -d 60` on ~1k
-//! sockets and a check against the issue's targets.
+//! 127/8 source addresses toward six destinations, 5% ESTABLISHED connections, 1% UDP, built in a
+//! fresh private network namespace), it runs, alternating `a b c d e a b c d e …` after one
+//! warm-up round: (a) `conntrend -c 1 -o /dev/null`; (b) the drain-only floor (this binary
+//! re-executed with `--floor`: four dumps, see `probe.rs`); (c) the one-walk floor (`--floor1`:
+//! TCP of both families in one dump); (d) `ss -tan` plus `ss -uan`; (e) /proc/net/{tcp,tcp6,udp,
+//! udp6} parsed (this binary with `--procfs`). Each run is one process (two for ss): wall time
+//! around spawn→reap, CPU time and peak RSS from `wait4`. Medians, and wall ratios to both floors,
+//! are printed as a markdown table. At the `--dst-load` (100k) the ESTABLISHED clients and UDP
+//! sockets are spread over `--procs` (500) holder processes, and the plain sample, `--dst`,
+//! `top` and `top --json` are then measured alternately (`dst_top.rs`). Last come `--idle-runs`
+//! runs of `conntrend -i 1 -d N` on ~1k sockets and a check against the issue's targets.
 //!
 //! Must run as root (it unshares a network namespace and writes that namespace's sysctls), or as
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
 //! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k] [--runs N] [--idle-secs N]
-//! [--conntrend PATH]` (cargo builds the conntrend binary first and appends `--bench`, without
-//! which the binary does nothing, so `cargo test --benches` stays quick).
+//! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conntrend PATH]` (cargo builds the conntrend
+//! binary first and appends `--bench`, without which the binary does nothing, so
+//! `cargo test --benches` stays quick).
 
+#[path = "sample_cost/dst_top.rs"]
+mod dst_top;
+#[path = "sample_cost/holders.rs"]
+mod holders;
+#[path = "sample_cost/idle.rs"]
+mod idle;
 #[path = "sample_cost/load.rs"]
 mod load;
 #[path = "sample_cost/measure.rs"]
@@ -29,17 +39,18 @@ mod probe;
 mod report;
 
 use std::io;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use dst_top::DstTop;
 use load::Load;
-use measure::{Usage, reap, run};
+use measure::{Launcher, Usage};
 use probe::Counts;
-use report::{Idle, Point};
+use report::Point;
 
-/// The four ways to take a sample, in the order they alternate.
-pub const TOOLS: [&str; 4] = ["conntrend", "floor", "ss", "procfs"];
+/// The ways to take a sample, in the order they alternate.
+pub const TOOLS: [&str; 5] = ["conntrend", "floor", "floor1", "ss", "procfs"];
 /// TIME_WAIT sockets live 60 s; measuring stops a little before the first ones go.
 const TIME_WAIT_BUDGET: Duration = Duration::from_secs(57);
 /// Fewest measured runs per point even when TIME_WAIT starts to expire.
@@ -49,6 +60,10 @@ struct Options {
     loads: Vec<usize>,
     runs: usize,
     idle_secs: u64,
+    idle_runs: usize,
+    /// The load at which `--dst` and `top` are measured (0: none), and its holder processes.
+    dst_load: usize,
+    procs: usize,
     conntrend: String,
 }
 
@@ -57,10 +72,16 @@ fn main() -> ExitCode {
     // Hidden modes: one sample, its counts on stdout.
     let mode = match args.first().map(String::as_str) {
         Some("--floor") => Some(probe::floor()),
+        Some("--floor1") => Some(probe::floor_one_walk()),
         Some("--procfs") => Some(probe::procfs()),
-        Some("--hold") => {
+        Some(m @ ("--hold" | "--serve" | "--launch")) => {
             let n = |i: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(0);
-            return match load::hold(n(1), n(2), n(3)) {
+            let held = match m {
+                "--hold" => holders::hold(n(1), n(2), n(3), n(4)),
+                "--serve" => holders::serve(n(1), n(2)),
+                _ => measure::launcher(),
+            };
+            return match held {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     println!("{e}");
@@ -101,6 +122,9 @@ fn options(args: &[String]) -> io::Result<Options> {
         loads: vec![1_000, 10_000, 100_000, 500_000],
         runs: 7,
         idle_secs: 60,
+        idle_runs: 2,
+        dst_load: 100_000,
+        procs: 500,
         conntrend: default_bin,
     };
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
@@ -115,12 +139,19 @@ fn options(args: &[String]) -> io::Result<Options> {
             "--loads" => {
                 o.loads = value()?
                     .split(',')
-                    .map(|v| match v.strip_suffix('k') {
-                        Some(k) => k.parse::<usize>().map(|k| k * 1000),
-                        None => v.parse(),
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| bad("--loads takes counts like 1000,10k,500k"))?;
+                    .map(count)
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("--loads takes counts like 1000,10k,500k"))?;
+            }
+            "--dst-load" => {
+                o.dst_load = count(value()?)
+                    .ok_or_else(|| bad("--dst-load takes a load like 100k (0 skips)"))?
+            }
+            "--procs" => o.procs = value()?.parse().map_err(|_| bad("--procs takes a count"))?,
+            "--idle-runs" => {
+                o.idle_runs = value()?
+                    .parse()
+                    .map_err(|_| bad("--idle-runs takes a count"))?
             }
             "--runs" => o.runs = value()?.parse().map_err(|_| bad("--runs takes a count"))?,
             "--idle-secs" => {
@@ -138,6 +169,14 @@ fn options(args: &[String]) -> io::Result<Options> {
     Ok(o)
 }
 
+/// "10k" → 10000.
+fn count(v: &str) -> Option<usize> {
+    match v.strip_suffix('k') {
+        Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+        None => v.parse().ok(),
+    }
+}
+
 fn bench(o: &Options) -> io::Result<()> {
     if !std::path::Path::new(&o.conntrend).exists() {
         return Err(io::Error::other(format!(
@@ -151,28 +190,50 @@ fn bench(o: &Options) -> io::Result<()> {
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
     println!("{}", report::machine());
     println!("conntrend: {}\n", o.conntrend);
+    if o.dst_load > 0 && !o.loads.contains(&o.dst_load) {
+        eprintln!("note: --dst-load is not among --loads: --dst and top are not measured");
+    }
     netns::enter_fresh()?;
     let quiet = dump_time()?;
     let mut points = Vec::new();
+    let mut dst_top = None;
     for &total in &o.loads {
-        points.push(point(o, &me, total, threads, fds, quiet)?);
+        let (p, d) = point(o, &me, total, threads, fds, quiet)?;
+        points.push(p);
+        dst_top = dst_top.or(d);
     }
-    let idle = if o.idle_secs > 0 {
-        Some(idle(o, &me, threads, fds, quiet)?)
-    } else {
-        None
-    };
+    let mut idles = Vec::new();
+    if o.idle_secs > 0 && o.idle_runs > 0 {
+        netns::enter_fresh()?;
+        settle(quiet)?;
+        let mut load = Load::build(1_000, 1, threads, &me, fds)?;
+        let mut launcher = Launcher::start(&me)?;
+        idles = idle::measure(
+            &o.conntrend,
+            o.idle_secs,
+            o.idle_runs,
+            &mut load,
+            &mut launcher,
+        )?;
+    }
     println!();
     print!("{}", report::table(&points));
-    if let Some(idle) = &idle {
-        println!("\n{}", idle.line());
+    if let Some(d) = &dst_top {
+        println!("\n{}", d.table());
+    }
+    for idle in &idles {
+        println!("{}", idle.line());
     }
     println!();
-    print!("{}", report::targets(&points, idle.as_ref()));
+    print!("{}", report::targets(&points, &idles));
+    if let Some(d) = &dst_top {
+        print!("{}", d.targets());
+    }
     Ok(())
 }
 
-/// Builds one load in a fresh namespace and measures the four tools on it.
+/// Builds one load in a fresh namespace and measures the tools on it; at the `--dst-load`, also
+/// `--dst` and `top`.
 fn point(
     o: &Options,
     me: &str,
@@ -180,63 +241,117 @@ fn point(
     threads: usize,
     fds: usize,
     quiet: Duration,
-) -> io::Result<Point> {
+) -> io::Result<(Point, Option<DstTop>)> {
     netns::enter_fresh()?;
     settle(quiet)?;
-    let load = Load::build(total, threads, me, fds)?;
+    let issue4 = total == o.dst_load;
+    let procs = if issue4 { o.procs } else { 1 };
+    let load = Load::build(total, procs, threads, me, fds)?;
     let built = probe::floor()?;
+    let label = report::label(total);
     eprintln!(
-        "load {}: built in {:.1} s ({:?}); {}",
-        report::label(total),
+        "load {label}: built in {:.1} s ({:?}); {}",
         load.build_time.as_secs_f64(),
         load.plan,
         built.line()
     );
+    let mut launcher = Launcher::start(me)?;
     let mut point = Point::new(total);
-    let mut last_round = Duration::ZERO;
-    for round in 0..=o.runs {
-        let measured = round.saturating_sub(1);
-        let expires_soon = load.time_wait_since.elapsed() + last_round > TIME_WAIT_BUDGET;
-        if round > 0 && expires_soon && measured >= MIN_RUNS {
-            point.note = Some(format!(
-                "{measured} runs: TIME_WAIT would have begun to expire"
-            ));
-            break;
+    let mut sockets = Vec::new();
+    let (runs, note) = alternate(o.runs, &load, |k, measured| {
+        let (usage, out) = sample(o, me, &mut launcher, TOOLS[k])?;
+        if let (true, "floor", Some(n)) = (measured, TOOLS[k], Counts::parse_sockets(&out)) {
+            sockets.push(n);
         }
-        let start = Instant::now();
-        let mut usages = [Usage::default(); 4];
-        for (slot, tool) in usages.iter_mut().zip(TOOLS) {
-            let (usage, out) = sample(o, me, tool)?;
-            *slot = usage;
-            if let (true, Some(n)) = (round > 0, Counts::parse_sockets(&out)) {
-                if tool == "floor" {
-                    point.sockets.push(n);
-                }
-            }
-        }
-        if round > 0 {
-            point.runs.push(usages);
-        }
-        last_round = start.elapsed();
-    }
+        Ok(usage)
+    })?;
+    (point.runs, point.note, point.sockets) = (runs, note, sockets);
     let s = &point.sockets;
     eprintln!(
-        "load {}: {} runs, {}..{} sockets seen by the floor",
-        report::label(total),
+        "load {label}: {} runs, {}..{} sockets seen by the floor",
         point.runs.len(),
         s.iter().min().unwrap_or(&0),
         s.iter().max().unwrap_or(&0),
     );
     for (i, tool) in TOOLS.iter().enumerate() {
-        let walls: Vec<String> = point
-            .walls(i)
-            .iter()
-            .map(|w| format!("{:.1}", w.as_secs_f64() * 1e3))
-            .collect();
-        eprintln!("  {tool:>9} wall ms: {}", walls.join(" "));
+        print_walls(tool, &point.walls(i));
     }
+    let dst_top = if issue4 {
+        Some(measure_dst_top(o, &load, &mut launcher, &point)?)
+    } else {
+        None
+    };
     drop(load);
-    Ok(point)
+    Ok((point, dst_top))
+}
+
+/// The plain sample, `--dst`, `top` and `top --json` alternately on `load`.
+fn measure_dst_top(
+    o: &Options,
+    load: &Load,
+    launcher: &mut Launcher,
+    point: &Point,
+) -> io::Result<DstTop> {
+    let (dst_line, top_line) = dst_top::check(&o.conntrend)?;
+    eprintln!(
+        "load {}: {dst_line}\n  {top_line}",
+        report::label(point.total)
+    );
+    let (runs, note) = alternate(o.runs, load, |k, _| {
+        dst_top::sample(launcher, &o.conntrend, k)
+    })?;
+    let d = DstTop {
+        total: point.total,
+        procs: load.plan.holders,
+        sockets: measure::median(&point.sockets),
+        destinations: load.destinations().len(),
+        runs,
+        dst_line,
+        top_line,
+        note,
+    };
+    for (k, kind) in dst_top::KINDS.iter().enumerate() {
+        print_walls(kind, &d.runs.iter().map(|r| r[k].wall).collect::<Vec<_>>());
+    }
+    Ok(d)
+}
+
+fn print_walls(what: &str, walls: &[Duration]) {
+    let walls: Vec<String> = walls
+        .iter()
+        .map(|w| format!("{:.1}", w.as_secs_f64() * 1e3))
+        .collect();
+    eprintln!("  {what:>9} wall ms: {}", walls.join(" "));
+}
+
+/// One warm-up round and `runs` measured rounds of `N` samplers in turn (`one(k, measured)` runs
+/// sampler `k`). Stops early, after at least [`MIN_RUNS`], when the load's TIME_WAIT sockets
+/// would begin to expire before the next round ends; then says so.
+fn alternate<const N: usize>(
+    runs: usize,
+    load: &Load,
+    mut one: impl FnMut(usize, bool) -> io::Result<Usage>,
+) -> io::Result<(Vec<[Usage; N]>, Option<String>)> {
+    let mut out = Vec::new();
+    let mut last_round = Duration::ZERO;
+    for round in 0..=runs {
+        let measured = round.saturating_sub(1);
+        let expires_soon = load.time_wait_since.elapsed() + last_round > TIME_WAIT_BUDGET;
+        if round > 0 && expires_soon && measured >= MIN_RUNS {
+            let note = format!("{measured} runs: TIME_WAIT would have begun to expire");
+            return Ok((out, Some(note)));
+        }
+        let start = Instant::now();
+        let mut usages = [Usage::default(); N];
+        for (k, slot) in usages.iter_mut().enumerate() {
+            *slot = one(k, round > 0)?;
+        }
+        if round > 0 {
+            out.push(usages);
+        }
+        last_round = start.elapsed();
+    }
+    Ok((out, None))
 }
 
 /// How long one in-process floor dump of the (empty) current namespace takes.
@@ -262,48 +377,17 @@ fn settle(quiet: Duration) -> io::Result<()> {
 }
 
 /// One sample by `tool`; returns its usage and whatever it printed (only the probes print).
-fn sample(o: &Options, me: &str, tool: &str) -> io::Result<(Usage, String)> {
+fn sample(o: &Options, me: &str, l: &mut Launcher, tool: &str) -> io::Result<(Usage, String)> {
     match tool {
-        "conntrend" => run(&[&o.conntrend, "-c", "1", "-o", "/dev/null"], false),
-        "floor" => run(&[me, "--floor"], true),
-        "procfs" => run(&[me, "--procfs"], true),
+        "conntrend" => l.run(&[&o.conntrend, "-c", "1", "-o", "/dev/null"], false),
+        "floor" => l.run(&[me, "--floor"], true),
+        "floor1" => l.run(&[me, "--floor1"], true),
+        "procfs" => l.run(&[me, "--procfs"], true),
         "ss" => {
-            let (tcp, _) = run(&["ss", "-tan"], false)?;
-            let (udp, _) = run(&["ss", "-uan"], false)?;
+            let (tcp, _) = l.run(&["ss", "-tan"], false)?;
+            let (udp, _) = l.run(&["ss", "-uan"], false)?;
             Ok((tcp.then(udp), String::new()))
         }
         _ => unreachable!("unknown tool {tool}"),
-    }
-}
-
-/// `conntrend -i 1 -d N` on ~1k sockets; TIME_WAIT is topped up every 30 s so the load stays
-/// between ~1k and ~2k sockets.
-fn idle(o: &Options, me: &str, threads: usize, fds: usize, quiet: Duration) -> io::Result<Idle> {
-    netns::enter_fresh()?;
-    settle(quiet)?;
-    let mut load = Load::build(1_000, threads, me, fds)?;
-    let secs = o.idle_secs.to_string();
-    eprintln!("idle: conntrend -i 1 -d {secs} on ~1k sockets…");
-    let start = Instant::now();
-    let child = Command::new(&o.conntrend)
-        .args(["-i", "1", "-d", &secs, "-o", "/dev/null"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let mut next_top_up = start + Duration::from_secs(30);
-    loop {
-        if let Some((reaped, usage)) = reap(&child, false)? {
-            return Ok(Idle {
-                secs: o.idle_secs,
-                wall: reaped - start,
-                cpu: usage.cpu,
-                maxrss_kib: usage.maxrss_kib,
-            });
-        }
-        if Instant::now() >= next_top_up {
-            load.add_time_wait(load.plan.time_wait)?;
-            next_top_up += Duration::from_secs(30);
-        }
-        thread::sleep(Duration::from_millis(100));
     }
 }

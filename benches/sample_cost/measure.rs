@@ -1,9 +1,9 @@
 //! Whole-process measurements: wall time around spawn→reap, and the child's own CPU time and peak
-//! RSS from `wait4(2)`'s rusage.
+//! RSS from `wait4(2)`'s rusage, taken by a small launcher process (see [`Launcher`]).
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One process (or the sum of a tool's processes).
@@ -99,4 +99,87 @@ pub fn median<T: Copy + Ord>(values: &[T]) -> T {
     let mut v = values.to_vec();
     v.sort_unstable();
     v[(v.len() - 1) / 2]
+}
+
+/// A small process that starts the measured commands: the bench binary re-executed with
+/// `--launch`, started in the namespace of the load. A forked child's `ru_maxrss` starts at the
+/// private pages it shares with its parent, so children of the bench itself, whose heap grows
+/// with the holder processes it tracks, would report a peak that is partly the bench's.
+pub struct Launcher {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Launcher {
+    pub fn start(me: &str) -> io::Result<Launcher> {
+        let mut child = Command::new(me)
+            .arg("--launch")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(Launcher {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// [`run`] in the launcher.
+    pub fn run(&mut self, argv: &[&str], capture: bool) -> io::Result<(Usage, String)> {
+        let stdin = self.stdin.as_mut().expect("open until dropped");
+        writeln!(stdin, "{}\t{}", u8::from(capture), argv.join("\t"))?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let n = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if fields.first() != Some(&"ok") {
+            return Err(io::Error::other(line.trim().to_string()));
+        }
+        let usage = Usage {
+            wall: Duration::from_nanos(n(1)),
+            cpu: Duration::from_nanos(n(2)),
+            maxrss_kib: n(3),
+        };
+        let mut out = vec![0; n(4) as usize];
+        self.stdout.read_exact(&mut out)?;
+        Ok((usage, String::from_utf8_lossy(&out).into_owned()))
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        drop(self.stdin.take()); // end of input: the launcher exits
+        let _ = self.child.wait();
+    }
+}
+
+/// Launcher mode: one request per line on stdin (`CAPTURE\tARG\tARG…`), one answer each on
+/// stdout (`ok WALL_NS CPU_NS MAXRSS_KIB LEN` then LEN bytes of output, or `err MESSAGE`).
+pub fn launcher() -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    for line in io::stdin().lock().lines() {
+        let line = line?;
+        let mut fields = line.split('\t');
+        let capture = fields.next() == Some("1");
+        let argv: Vec<&str> = fields.collect();
+        match run(&argv, capture) {
+            Ok((u, text)) => {
+                let (wall, cpu) = (u.wall.as_nanos(), u.cpu.as_nanos());
+                writeln!(out, "ok {wall} {cpu} {} {}", u.maxrss_kib, text.len())?;
+                out.write_all(text.as_bytes())?;
+            }
+            Err(e) => writeln!(out, "err {}", e.to_string().replace('\n', " "))?,
+        }
+        out.flush()?;
+    }
+    Ok(())
 }

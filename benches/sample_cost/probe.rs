@@ -1,11 +1,13 @@
 //! The two reference samplers that run as re-executions of the bench binary (hidden modes
 //! `--floor` and `--procfs`), so their numbers are whole-process numbers like conntrend's and ss's.
 //!
-//! The floor is the least work one sample can do: four SOCK_DIAG_BY_FAMILY dumps (TCP/UDP ×
-//! IPv4/IPv6, every state), drained through one reused 32 KiB buffer, reading only the state
-//! (byte 1) and the big-endian source port (bytes 4..6) of each `inet_diag_msg` into a port
-//! bitmap and a state histogram. The procfs mode parses local port and state from
-//! /proc/net/{tcp,tcp6,udp,udp6}.
+//! The floor is the least work one sample can do as the issue defines it: four
+//! SOCK_DIAG_BY_FAMILY dumps (TCP/UDP × IPv4/IPv6, every state), drained through one reused 32 KiB
+//! buffer, reading only the state (byte 1) and the big-endian source port (bytes 4..6) of each
+//! `inet_diag_msg` into a port bitmap and a state histogram. The one-walk floor (`--floor1`) is
+//! the same drain with TCP asked for by one TCPDIAG_GETSOCK request (AF_UNSPEC: the kernel walks
+//! its TCP hash once for both families) and UDP by the same two dumps. The procfs mode parses
+//! local port and state from /proc/net/{tcp,tcp6,udp,udp6}.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -16,6 +18,10 @@ const NLMSG_HDRLEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The older TCP dump request; its answers carry the same type.
+const TCPDIAG_GETSOCK: u16 = 18;
+/// States 1..=13 (every state the kernel has, NEW_SYN_RECV and BOUND_INACTIVE included).
+const ALL_STATES: u32 = (1 << 14) - 2;
 const TIME_WAIT: usize = 6;
 const ESTABLISHED: usize = 1;
 
@@ -60,36 +66,66 @@ impl Counts {
     }
 }
 
-/// nlmsghdr + inet_diag_req_v2 asking for every socket of `family`/`protocol` in every state.
-fn request(family: u8, protocol: u8, seq: u32) -> [u8; 72] {
-    let mut r = [0u8; 72];
-    r[0..4].copy_from_slice(&72u32.to_ne_bytes());
-    r[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+/// An nlmsghdr of `len` bytes and `kind` asking for a dump, followed by zeros.
+fn header(len: usize, kind: u16) -> Vec<u8> {
+    let mut r = vec![0u8; len];
+    r[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    r[4..6].copy_from_slice(&kind.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     r[6..8].copy_from_slice(&flags.to_ne_bytes());
-    r[8..12].copy_from_slice(&seq.to_ne_bytes());
-    r[16] = family;
-    r[17] = protocol;
-    let states: u32 = (1 << 14) - 2; // states 1..=13
-    r[20..24].copy_from_slice(&states.to_ne_bytes());
     r
 }
 
-/// The floor: one sample through sock_diag with nothing but the fold's two reads per socket.
+/// nlmsghdr + inet_diag_req_v2 asking for every socket of `family`/`protocol` in every state.
+fn request(family: libc::c_int, protocol: libc::c_int) -> Vec<u8> {
+    let mut r = header(72, SOCK_DIAG_BY_FAMILY);
+    r[16] = family as u8;
+    r[17] = protocol as u8;
+    r[20..24].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    r
+}
+
+/// nlmsghdr + the 60-byte legacy `struct inet_diag_req` (family, src_len, dst_len, ext, 48-byte
+/// sockid, states, dbs), all zero but the states: AF_UNSPEC, so TCP of both families at once.
+fn tcp_one_walk() -> Vec<u8> {
+    let mut r = header(16 + 60, TCPDIAG_GETSOCK);
+    r[16 + 52..16 + 56].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    r
+}
+
+/// The floor: one sample through sock_diag (four dumps) with nothing but the fold's two reads
+/// per socket.
 pub fn floor() -> io::Result<Counts> {
+    use libc::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+    drain(&[
+        request(AF_INET, IPPROTO_TCP),
+        request(AF_INET6, IPPROTO_TCP),
+        request(AF_INET, IPPROTO_UDP),
+        request(AF_INET6, IPPROTO_UDP),
+    ])
+}
+
+/// The one-walk floor: TCP in one legacy dump for both families, UDP in two.
+pub fn floor_one_walk() -> io::Result<Counts> {
+    use libc::{AF_INET, AF_INET6, IPPROTO_UDP};
+    drain(&[
+        tcp_one_walk(),
+        request(AF_INET, IPPROTO_UDP),
+        request(AF_INET6, IPPROTO_UDP),
+    ])
+}
+
+/// Sends each request in turn and drains its dump.
+fn drain(requests: &[Vec<u8>]) -> io::Result<Counts> {
     let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut counts = Counts::new();
-    let dumps = [
-        (libc::AF_INET, libc::IPPROTO_TCP),
-        (libc::AF_INET6, libc::IPPROTO_TCP),
-        (libc::AF_INET, libc::IPPROTO_UDP),
-        (libc::AF_INET6, libc::IPPROTO_UDP),
-    ];
-    for (seq, (family, protocol)) in (1..).zip(dumps) {
-        socket.send(&request(family as u8, protocol as u8, seq), 0)?;
+    for (seq, request) in (1u32..).zip(requests) {
+        let mut request = request.clone();
+        request[8..12].copy_from_slice(&seq.to_ne_bytes());
+        socket.send(&request, 0)?;
         'dump: loop {
             buf.clear();
             let n = socket.recv(&mut buf, 0)?;
@@ -99,7 +135,7 @@ pub fn floor() -> io::Result<Counts> {
                 let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
                 let payload = off + NLMSG_HDRLEN;
                 match kind {
-                    SOCK_DIAG_BY_FAMILY => {
+                    SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                         let port = u16::from_be_bytes([buf[payload + 4], buf[payload + 5]]);
                         counts.add(buf[payload + 1], port);
                     }
