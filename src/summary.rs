@@ -56,11 +56,11 @@ impl Summary {
         self.min_free = min(self.min_free, Some(s.free));
         self.min_total_port = min(self.min_total_port, Some(s.total_port));
         self.max_total_port = max(self.max_total_port, Some(s.total_port));
-        if let (Some(peak), Some(worst)) = (self.dst.as_mut(), s.dst) {
-            if worst.worst_dst_used > peak.peak_dst_used {
-                peak.peak_dst_used = worst.worst_dst_used;
-                peak.peak_dst = worst.worst_dst;
-            }
+        if let (Some(peak), Some(worst)) = (self.dst.as_mut(), s.dst)
+            && worst.worst_dst_used > peak.peak_dst_used
+        {
+            peak.peak_dst_used = worst.worst_dst_used;
+            peak.peak_dst = worst.worst_dst;
         }
     }
 
