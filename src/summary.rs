@@ -130,6 +130,32 @@ mod tests {
     }
 
     #[test]
+    fn peak_destination_is_the_one_of_the_busiest_sample() {
+        use crate::dst::{Dst, WorstDst};
+        use std::net::Ipv4Addr;
+        let worst = |ip: [u8; 4], used| WorstDst {
+            worst_dst: Some(Dst::from((Ipv4Addr::from(ip), 443))),
+            worst_dst_used: Some(used),
+            worst_dst_free: Some(100 - used),
+        };
+        let mut s = Summary::new(0);
+        s.dst = Some(PeakDst::default());
+        for (ip, used) in [([10, 0, 0, 1], 5), ([10, 0, 0, 2], 9), ([10, 0, 0, 1], 7)] {
+            let mut x = sample(100, used, None);
+            x.dst = Some(worst(ip, used));
+            s.observe(&x);
+        }
+        let peak = s.dst.unwrap();
+        assert_eq!(peak.peak_dst_used, Some(9));
+        assert_eq!(peak.peak_dst.unwrap().to_string(), "10.0.0.2:443");
+        // A sample with no destination leaves the peak alone.
+        let mut none = sample(100, 1, None);
+        none.dst = Some(WorstDst::default());
+        s.observe(&none);
+        assert_eq!(s.dst.unwrap().peak_dst_used, Some(9));
+    }
+
+    #[test]
     fn unmeasured_stays_none() {
         let mut s = Summary::new(0);
         assert_eq!(s.peak_used, None);
