@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::io;
 use std::time::Duration;
 
-use crate::measure::{Launcher, Usage, median, run};
+use crate::measure::{Launcher, Usage, median_of, run};
 
 /// What runs, in the order it alternates.
 pub const KINDS: [&str; 4] = [
@@ -102,21 +102,15 @@ pub struct DstTop {
 
 impl DstTop {
     fn wall(&self, k: usize) -> Duration {
-        median(&self.runs.iter().map(|r| r[k].wall).collect::<Vec<_>>())
+        median_of(&self.runs, k, |u| u.wall)
     }
 
     fn cpu(&self, k: usize) -> Duration {
-        median(&self.runs.iter().map(|r| r[k].cpu).collect::<Vec<_>>())
+        median_of(&self.runs, k, |u| u.cpu)
     }
 
     fn rss_kib(&self, k: usize) -> u64 {
-        median(
-            &self
-                .runs
-                .iter()
-                .map(|r| r[k].maxrss_kib)
-                .collect::<Vec<_>>(),
-        )
+        median_of(&self.runs, k, |u| u.maxrss_kib)
     }
 
     fn max_wall(&self, k: usize) -> Duration {

@@ -101,6 +101,15 @@ pub fn median<T: Copy + Ord>(values: &[T]) -> T {
     v[(v.len() - 1) / 2]
 }
 
+/// The median over rounds of `field` of the `k`-th command of each round.
+pub fn median_of<const N: usize, T: Copy + Ord>(
+    rounds: &[[Usage; N]],
+    k: usize,
+    field: impl Fn(&Usage) -> T,
+) -> T {
+    median(&rounds.iter().map(|r| field(&r[k])).collect::<Vec<_>>())
+}
+
 /// A small process that starts the measured commands: the bench binary re-executed with
 /// `--launch`, started in the namespace of the load. A forked child's `ru_maxrss` starts at the
 /// private pages it shares with its parent, so children of the bench itself, whose heap grows

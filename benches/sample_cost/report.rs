@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::TOOLS;
 use crate::idle::Idle;
-use crate::measure::{Usage, median};
+use crate::measure::{Usage, median, median_of};
 
 /// The runs of one load.
 pub struct Point {
@@ -32,21 +32,15 @@ impl Point {
     }
 
     fn wall(&self, tool: usize) -> Duration {
-        median(&self.walls(tool))
+        median_of(&self.runs, tool, |u| u.wall)
     }
 
     fn cpu(&self, tool: usize) -> Duration {
-        median(&self.runs.iter().map(|r| r[tool].cpu).collect::<Vec<_>>())
+        median_of(&self.runs, tool, |u| u.cpu)
     }
 
     fn rss_kib(&self, tool: usize) -> u64 {
-        median(
-            &self
-                .runs
-                .iter()
-                .map(|r| r[tool].maxrss_kib)
-                .collect::<Vec<_>>(),
-        )
+        median_of(&self.runs, tool, |u| u.maxrss_kib)
     }
 
     fn max_rss_kib(&self, tool: usize) -> u64 {
