@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?= -i 5 -d 60
 
-.PHONY: build run test lint fmt bench dbuild drun clean
+.PHONY: build run deps test lint fmt bench dbuild drun clean
 
 build:
 	$(CARGO) build --release
@@ -13,7 +13,11 @@ run:
 # The integration tests build socket mixes in private network namespaces. As root they run
 # directly; otherwise inside user + network + mount namespaces, where the tests hold the
 # capabilities they need and a private /run lets `ip netns add` work.
-test:
+# What the tests need beyond Rust (iproute2, nftables, jq, ...): installed when root, named when not.
+deps:
+	@.ci/deps test
+
+test: deps
 	$(CARGO) build --tests
 	@if [ "$$(id -u)" = 0 ]; then \
 		$(CARGO) test; \
@@ -32,6 +36,7 @@ fmt:
 # Whole-process cost of one sample at 1k..500k sockets in a private namespace (BENCHMARKS.md),
 # then the Criterion benchmark of the fold alone on the committed fixtures.
 bench:
+	@.ci/deps bench
 	@if [ "$$(id -u)" = 0 ]; then \
 		$(CARGO) bench --bench sample_cost; \
 	else \
