@@ -5,9 +5,9 @@ use std::fs;
 use std::hint::black_box;
 use std::path::Path;
 
-use conntrend::diag::{Protocol, walk};
+use conntrend::diag::{Protocol, Protocols, walk};
 use conntrend::pool::Pool;
-use conntrend::sample::{Measured, Sample, Tally};
+use conntrend::sample::{Sample, Tally};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 struct Fixture {
@@ -64,15 +64,7 @@ fn bench_fold(c: &mut Criterion) {
         group.bench_function(format!("{name} ({} sockets)", fx.sockets), |b| {
             b.iter(|| {
                 fold(black_box(&fx.dumps), &mut tally);
-                black_box(Sample::new(
-                    0,
-                    &fx.pool,
-                    &tally,
-                    Measured {
-                        tcp: true,
-                        udp: true,
-                    },
-                ))
+                black_box(Sample::new(0, &fx.pool, &tally, Protocols::ALL))
             })
         });
         group.finish();

@@ -1,19 +1,33 @@
-//! The command line as typed: clap definitions only, self-contained so tests (and later a man page
-//! or completions) can reuse it. What the values mean and whether they fit together is config.rs.
+//! The command line as typed: clap definitions only, self-contained so the man page, the shell
+//! completions and the tests build from the same [`command`]. What the values mean and whether
+//! they fit together is config.rs. Arguments shared by several modes are defined once here.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::output::Format;
+const EXAMPLES: &str = "\
+Examples:
+  conntrend -i 5 -d 60                  a sample every 5 s for a minute, CSV on stdout
+  conntrend -i 1 -d 0 -o ports.csv      every second until Ctrl-C, appended to ports.csv
+  conntrend --format json -c 3 | jq .   three samples as JSON Lines
+  conntrend --dst -i 5 -d 0             add the busiest destination's columns
+  conntrend --netns blue -c 1           one sample of the namespace `ip netns` calls blue
+  conntrend top                         who holds the ports, once
+  conntrend top -i 2 --sort close_wait  refreshed every 2 s, processes by CLOSE_WAIT";
 
-const AFTER_HELP: &str = "\
-Columns: epoch_ms,total_port,used,free,udp_used,tcp_used,time_wait,estab,syn,close_wait,last_ack,fin_wait
-(see the README for what each one counts). A field that was not sampled is empty (CSV) or null (JSON).
-
+const EXIT_CODES: &str = "\
 Exit codes: 0 the run ended normally (duration, count, SIGINT/SIGTERM/SIGHUP, or the reader of the
 output went away); 1 a runtime failure (output cannot be opened or written, netlink dump failed);
 2 bad command-line input.";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  conntrend top                         one report of this namespace
+  sudo conntrend top -n 20              20 rows per table, every process visible
+  conntrend top -i 2                    refreshed in place every 2 s until Ctrl-C
+  conntrend top --sort close_wait       processes by CLOSE_WAIT sockets (a leaking server)
+  conntrend top --json | jq .processes  the report as one JSON object";
 
 /// Streams an exact timeline of the ephemeral port pool and TCP/UDP socket states, straight from
 /// the kernel's sock_diag netlink interface.
@@ -22,7 +36,6 @@ output went away); 1 a runtime failure (output cannot be opened or written, netl
     name = "conntrend",
     version,
     about,
-    after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -33,39 +46,75 @@ pub struct Cli {
     pub sample: SampleArgs,
 }
 
+/// The whole command line as clap knows it, with the help texts that are built rather than
+/// written: parse with this, and generate the man page and completions from it.
+pub fn command() -> clap::Command {
+    Cli::command()
+        .after_help(format!(
+            "{}\n\n{EXAMPLES}\n\n{EXIT_CODES}",
+            crate::schema::help()
+        ))
+        .mut_subcommand("top", |top| {
+            top.after_help(format!("{TOP_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// A report for a person: the pool, every TCP state, the busiest destinations and the
     /// processes holding the most pool ports
+    #[command(version)]
     Top(TopArgs),
+}
+
+/// How often to sample, shared by every mode that repeats.
+#[derive(Debug, Args)]
+pub struct IntervalArg {
+    /// Seconds between samples, at least 1 [timeline default: 5; top: one report unless given]
+    #[arg(
+        short = 'i',
+        long = "interval-sec",
+        alias = "interval_sec",
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = at_least_one_u32
+    )]
+    pub interval_sec: Option<u32>,
+}
+
+/// Which network namespace to look at, shared by every mode.
+#[derive(Debug, Args)]
+pub struct NsArgs {
+    /// Sample this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net
+    #[arg(
+        long,
+        value_name = "NAME|PATH",
+        conflicts_with = "pid",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
+    pub netns: Option<String>,
+
+    /// Sample the network namespace of this process
+    #[arg(long, value_name = "PID", allow_negative_numbers = true, value_parser = pid)]
+    pub pid: Option<u32>,
 }
 
 /// The timeline's flags (no subcommand).
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// Seconds between samples (at least 1)
-    #[arg(
-        short = 'i',
-        long = "interval_sec",
-        visible_alias = "interval-sec",
-        value_name = "SECONDS",
-        default_value_t = 5,
-        allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u32).range(1..)
-    )]
-    pub interval_sec: u32,
+    #[command(flatten)]
+    pub interval: IntervalArg,
 
-    /// Total run time in seconds; 0 runs until interrupted
+    /// Total run time in seconds; 0 runs until interrupted [default: 60, unless -c is given]
     #[arg(
         short = 'd',
-        long = "duration_sec",
-        visible_alias = "duration-sec",
+        long = "duration-sec",
+        alias = "duration_sec",
         value_name = "SECONDS",
-        default_value_t = 60,
         allow_negative_numbers = true,
         value_parser = clap::value_parser!(u32)
     )]
-    pub duration_sec: u32,
+    pub duration_sec: Option<u32>,
 
     /// Stop after this many samples (with -d, whichever comes first)
     #[arg(
@@ -73,7 +122,7 @@ pub struct SampleArgs {
         long,
         value_name = "N",
         allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u64).range(1..)
+        value_parser = at_least_one_u64
     )]
     pub count: Option<u64>,
 
@@ -86,12 +135,16 @@ pub struct SampleArgs {
     pub protocol: ProtocolArg,
 
     /// Output format: CSV, or JSON Lines
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    pub format: FormatArg,
 
     /// Add the busiest destination's columns: worst_dst, worst_dst_used, worst_dst_free
     #[arg(long)]
     pub dst: bool,
+
+    /// Time columns: epoch_ms only, or also an ISO-8601 UTC `time` column beside it
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = TimeArg::Epoch)]
+    pub time: TimeArg,
 
     #[command(flatten)]
     pub ns: NsArgs,
@@ -99,18 +152,10 @@ pub struct SampleArgs {
     /// Diagnostics on standard error (never on the data stream)
     #[arg(short = 'v', long)]
     pub verbose: bool,
-}
 
-/// Which network namespace to look at.
-#[derive(Debug, Args)]
-pub struct NsArgs {
-    /// Sample this network namespace: a name under /run/netns, or a path such as /proc/PID/ns/net
-    #[arg(long, value_name = "NAME|PATH", conflicts_with = "pid")]
-    pub netns: Option<String>,
-
-    /// Sample the network namespace of this process
-    #[arg(long, value_name = "PID")]
-    pub pid: Option<u32>,
+    /// Anything left over, refused with a clear message (conntrend takes no operands).
+    #[arg(hide = true)]
+    pub stray: Option<String>,
 }
 
 /// `conntrend top`'s flags.
@@ -123,20 +168,16 @@ pub struct TopArgs {
         value_name = "N",
         default_value_t = 10,
         allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u32).range(1..)
+        value_parser = at_least_one_u32
     )]
     pub rows: u32,
 
-    /// Refresh in place every SECONDS until interrupted (default: one report)
-    #[arg(
-        short = 'i',
-        long = "interval_sec",
-        visible_alias = "interval-sec",
-        value_name = "SECONDS",
-        allow_negative_numbers = true,
-        value_parser = clap::value_parser!(u32).range(1..)
-    )]
-    pub interval_sec: Option<u32>,
+    #[command(flatten)]
+    pub interval: IntervalArg,
+
+    /// Order of the process table
+    #[arg(long, value_enum, value_name = "KEY", default_value_t = SortArg::Ports)]
+    pub sort: SortArg,
 
     /// One JSON object instead of the report
     #[arg(long)]
@@ -154,44 +195,124 @@ pub enum ProtocolArg {
     All,
 }
 
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Json,
+}
+
+/// `--time` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    /// epoch_ms only
+    Epoch,
+    /// epoch_ms and an ISO-8601 UTC time column
+    Iso,
+}
+
+/// `top --sort` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// Distinct pool ports held (TCP + UDP)
+    Ports,
+    /// TCP sockets in CLOSE_WAIT (a server that does not close)
+    #[value(name = "close_wait", alias = "close-wait")]
+    CloseWait,
+    /// TCP sockets in ESTABLISHED
+    Established,
+}
+
+fn at_least_one_u64(s: &str) -> Result<u64, String> {
+    match s.parse::<i128>() {
+        Ok(n) if n >= 1 => u64::try_from(n).map_err(|_| "too large".to_string()),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(_) => Err("not a whole number".into()),
+    }
+}
+
+fn at_least_one_u32(s: &str) -> Result<u32, String> {
+    at_least_one_u64(s).and_then(|n| u32::try_from(n).map_err(|_| "too large".into()))
+}
+
+fn pid(s: &str) -> Result<u32, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| "no such process id".into()),
+        Ok(_) => Err("a process id is a positive number".into()),
+        Err(_) => Err("not a process id".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::FromArgMatches;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let m = command()
+            .try_get_matches_from(std::iter::once("conntrend").chain(args.iter().copied()))?;
+        Cli::from_arg_matches(&m)
+    }
 
     #[test]
     fn definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
     fn both_spellings_of_long_flags() {
-        let a = Cli::try_parse_from(["conntrend", "--interval_sec", "2", "--duration-sec", "0"])
+        let a = parse(&["--interval_sec", "2", "--duration-sec", "0"])
             .unwrap()
             .sample;
-        let b = Cli::try_parse_from(["conntrend", "--interval-sec", "2", "--duration_sec", "0"])
+        let b = parse(&["--interval-sec", "2", "--duration_sec", "0"])
             .unwrap()
             .sample;
-        assert_eq!((a.interval_sec, a.duration_sec), (2, 0));
-        assert_eq!((b.interval_sec, b.duration_sec), (2, 0));
+        assert_eq!(
+            (a.interval.interval_sec, a.duration_sec),
+            (Some(2), Some(0))
+        );
+        assert_eq!(
+            (b.interval.interval_sec, b.duration_sec),
+            (Some(2), Some(0))
+        );
     }
 
     #[test]
     fn bad_values_name_their_flag() {
         for (args, flag) in [
-            (&["-i", "0"][..], "--interval_sec"),
-            (&["-i", "-1"], "--interval_sec"),
-            (&["-d", "-5"], "--duration_sec"),
-            (&["-c", "0"], "--count"),
+            (&["-i", "0"][..], "--interval-sec"),
+            (&["-i", "-1"], "--interval-sec"),
+            (&["-d", "-5"], "--duration-sec"),
+            (&["-c", "0"], "must be at least 1"),
             (&["-p", "icmp"], "--protocol"),
             (&["--format", "xml"], "--format"),
+            (&["--time", "local"], "--time"),
             (&["--netns", "a", "--pid", "1"], "--pid"),
+            (&["--pid", "-1"], "--pid"),
+            (&["--netns", ""], "--netns"),
             (&["top", "-n", "0"], "--rows"),
-            (&["-i", "2", "top"], "top"),
+            (&["top", "--sort", "x"], "--sort"),
         ] {
-            let err = Cli::try_parse_from(std::iter::once("conntrend").chain(args.iter().copied()))
-                .unwrap_err();
+            let err = parse(args).unwrap_err();
             assert!(err.to_string().contains(flag), "{args:?}: {err}");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn help_shows_columns_examples_and_exit_codes() {
+        let help = command().render_long_help().to_string();
+        for want in [
+            "--dst adds worst_dst",
+            "Examples:",
+            "conntrend top",
+            "Exit codes:",
+        ] {
+            assert!(help.contains(want), "{want}\n{help}");
+        }
+        let mut cmd = command();
+        let top = cmd.find_subcommand_mut("top").unwrap();
+        let help = top.render_long_help().to_string();
+        assert!(help.contains("--sort close_wait"), "{help}");
     }
 }

@@ -4,9 +4,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, NsArgs, ProtocolArg, SampleArgs, TopArgs};
+use crate::cli::{
+    Cli, Command, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, TimeArg, TopArgs,
+};
+use crate::diag::Protocols;
 use crate::netns;
 use crate::output::Format;
+use crate::schema::{Group, Groups};
+
+/// The timeline's interval when `-i` is not given.
+const DEFAULT_INTERVAL_SEC: u32 = 5;
+/// The timeline's duration when neither `-d` nor `-c` is given.
+const DEFAULT_DURATION_SEC: u32 = 60;
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -39,16 +48,14 @@ impl Target {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub interval: Duration,
-    /// `None`: until interrupted.
+    /// `None`: until interrupted, or until the count.
     pub duration: Option<Duration>,
     pub count: Option<u64>,
     pub target: Target,
-    pub tcp: bool,
-    pub udp: bool,
-    pub protocol: &'static str,
+    pub protocols: Protocols,
     pub format: Format,
-    /// Track the busiest destination (`--dst`).
-    pub dst: bool,
+    /// The column groups beyond the base columns (`--dst`, `--time iso`).
+    pub groups: Groups,
     /// The network namespace file to enter, if not our own.
     pub netns: Option<PathBuf>,
     pub verbose: bool,
@@ -60,8 +67,17 @@ pub struct TopConfig {
     pub rows: usize,
     /// `None`: one report.
     pub refresh: Option<Duration>,
+    pub sort: Sort,
     pub json: bool,
     pub netns: Option<PathBuf>,
+}
+
+/// The order of `top`'s process table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Ports,
+    CloseWait,
+    Established,
 }
 
 impl Action {
@@ -75,32 +91,47 @@ impl Action {
 
 impl Config {
     fn from_args(args: SampleArgs) -> Result<Config, String> {
+        if let Some(stray) = args.stray {
+            return Err(if stray == "top" {
+                "the mode `top` comes first: conntrend top [OPTIONS]".to_string()
+            } else {
+                format!("unexpected argument '{stray}': conntrend takes no operands (see --help)")
+            });
+        }
         // clap has already refused an empty path.
         let target = match args.output.to_str() {
             Some("-") => Target::Stdout,
             _ => Target::File(args.output),
         };
-        let (tcp, udp, protocol) = match args.protocol {
-            ProtocolArg::Tcp => (true, false, "tcp"),
-            ProtocolArg::Udp => (false, true, "udp"),
-            ProtocolArg::All => (true, true, "all"),
+        let protocols = match args.protocol {
+            ProtocolArg::Tcp => Protocols::TCP,
+            ProtocolArg::Udp => Protocols::UDP,
+            ProtocolArg::All => Protocols::ALL,
         };
-        if args.dst && !tcp {
+        if args.dst && !protocols.tcp {
             return Err(
                 "--dst follows TCP destinations; it cannot be used with --protocol udp".into(),
             );
         }
+        // -c alone ends the run by count; the default duration applies only when neither is given.
+        let duration_sec = match (args.duration_sec, args.count) {
+            (Some(d), _) => d,
+            (None, Some(_)) => 0,
+            (None, None) => DEFAULT_DURATION_SEC,
+        };
         Ok(Config {
-            interval: Duration::from_secs(args.interval_sec.into()),
-            duration: (args.duration_sec > 0)
-                .then(|| Duration::from_secs(args.duration_sec.into())),
+            interval: secs(args.interval.interval_sec.unwrap_or(DEFAULT_INTERVAL_SEC)),
+            duration: (duration_sec > 0).then(|| secs(duration_sec)),
             count: args.count,
             target,
-            tcp,
-            udp,
-            protocol,
-            format: args.format,
-            dst: args.dst,
+            protocols,
+            format: match args.format {
+                FormatArg::Csv => Format::Csv,
+                FormatArg::Json => Format::Json,
+            },
+            groups: Groups::default()
+                .with_if(Group::Time, args.time == TimeArg::Iso)
+                .with_if(Group::Dst, args.dst),
             netns: namespace(&args.ns)?,
             verbose: args.verbose,
         })
@@ -111,43 +142,64 @@ impl TopConfig {
     fn from_args(args: TopArgs) -> Result<TopConfig, String> {
         Ok(TopConfig {
             rows: args.rows as usize,
-            refresh: args.interval_sec.map(|s| Duration::from_secs(s.into())),
+            refresh: args.interval.interval_sec.map(secs),
+            sort: match args.sort {
+                SortArg::Ports => Sort::Ports,
+                SortArg::CloseWait => Sort::CloseWait,
+                SortArg::Established => Sort::Established,
+            },
             json: args.json,
             netns: namespace(&args.ns)?,
         })
     }
 }
 
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(s.into())
+}
+
 /// The namespace file `--netns`/`--pid` name, checked to exist.
 fn namespace(ns: &NsArgs) -> Result<Option<PathBuf>, String> {
-    let (path, flag) = match (&ns.netns, ns.pid) {
-        (Some(name), _) => (netns::path_for_name(name), "--netns"),
-        (None, Some(pid)) => (netns::path_for_pid(pid), "--pid"),
-        (None, None) => return Ok(None),
-    };
-    // A file we may not look at (another user's /proc/PID) exists; entering it reports why not.
-    if let Ok(false) = path.try_exists() {
-        return Err(match flag {
-            "--pid" => format!(
-                "--pid: no process {} (no {})",
-                ns.pid.unwrap_or(0),
-                path.display()
-            ),
-            _ => format!("--netns: no network namespace at {}", path.display()),
-        });
+    match (&ns.netns, ns.pid) {
+        (Some(name), _) => {
+            let path = netns::path_for_name(name);
+            // A file we may not look at exists; entering it reports why not.
+            if let Ok(false) = path.try_exists() {
+                return Err(format!(
+                    "--netns: no network namespace at {}",
+                    path.display()
+                ));
+            }
+            Ok(Some(path))
+        }
+        (None, Some(pid)) => {
+            let path = netns::path_for_pid(pid);
+            if let Ok(false) = path.try_exists() {
+                let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+                return Err(if proc_dir.exists() {
+                    format!(
+                        "--pid: process {pid} has no network namespace any more (it has exited and is a zombie)"
+                    )
+                } else {
+                    format!("--pid: no process {pid}")
+                });
+            }
+            Ok(Some(path))
+        }
+        (None, None) => Ok(None),
     }
-    Ok(Some(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use clap::FromArgMatches;
 
     fn action(args: &[&str]) -> Result<Action, String> {
-        Action::from_cli(
-            Cli::try_parse_from(std::iter::once("conntrend").chain(args.iter().copied())).unwrap(),
-        )
+        let m = crate::cli::command()
+            .try_get_matches_from(std::iter::once("conntrend").chain(args.iter().copied()))
+            .unwrap();
+        Action::from_cli(Cli::from_arg_matches(&m).unwrap())
     }
 
     fn config(args: &[&str]) -> Result<Config, String> {
@@ -163,7 +215,9 @@ mod tests {
         assert_eq!(c.interval, Duration::from_secs(5));
         assert_eq!(c.duration, Some(Duration::from_secs(60)));
         assert_eq!(c.target, Target::Stdout);
-        assert!(c.tcp && c.udp && !c.dst);
+        assert_eq!(c.protocols, Protocols::ALL);
+        assert_eq!(c.groups, Groups::default());
+        assert_eq!(c.count, None);
         assert_eq!(c.format, Format::Csv);
         assert_eq!(c.netns, None);
     }
@@ -172,7 +226,7 @@ mod tests {
     fn zero_duration_is_unlimited_and_protocols_narrow() {
         let c = config(&["-d", "0", "-p", "udp", "-o", "x.csv"]).unwrap();
         assert_eq!(c.duration, None);
-        assert!(!c.tcp && c.udp);
+        assert_eq!(c.protocols, Protocols::UDP);
         assert_eq!(c.target, Target::File("x.csv".into()));
     }
 
@@ -183,7 +237,12 @@ mod tests {
                 .unwrap_err()
                 .contains("--dst")
         );
-        assert!(config(&["--dst", "-p", "tcp"]).unwrap().dst);
+        assert!(
+            config(&["--dst", "-p", "tcp", "--time", "iso"])
+                .unwrap()
+                .groups
+                .contains(Group::Dst)
+        );
     }
 
     #[test]
@@ -193,7 +252,7 @@ mod tests {
         assert!(
             config(&["--pid", "4294967295"])
                 .unwrap_err()
-                .contains("--pid")
+                .contains("--pid: no process")
         );
         let own = config(&["--pid", &std::process::id().to_string()]).unwrap();
         assert_eq!(
@@ -212,9 +271,51 @@ mod tests {
     }
 
     #[test]
+    fn count_alone_has_no_duration_and_stray_operands_are_refused() {
+        let c = config(&["-c", "3"]).unwrap();
+        assert_eq!((c.count, c.duration), (Some(3), None));
+        let c = config(&["-c", "3", "-d", "10"]).unwrap();
+        assert_eq!(c.duration, Some(Duration::from_secs(10)));
+        let err = config(&["-c", "1", "junk"]).unwrap_err();
+        assert!(
+            err.contains("unexpected argument 'junk'") && !err.contains("subcommand"),
+            "{err}"
+        );
+        let err = config(&["-i", "2", "top"]).unwrap_err();
+        assert!(err.contains("conntrend top [OPTIONS]"), "{err}");
+    }
+
+    #[test]
+    fn a_zombie_is_not_a_missing_process() {
+        // A child that has exited but is not reaped yet keeps /proc/PID, not its namespace.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while path.try_exists().unwrap_or(true) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let err = config(&["--pid", &pid.to_string()]).unwrap_err();
+        child.wait().unwrap();
+        assert!(err.contains("zombie"), "{err}");
+    }
+
+    #[test]
     fn top_settings() {
-        match action(&["top", "-n", "3", "-i", "2", "--json"]).unwrap() {
+        match action(&[
+            "top",
+            "-n",
+            "3",
+            "-i",
+            "2",
+            "--json",
+            "--sort",
+            "close_wait",
+        ])
+        .unwrap()
+        {
             Action::Top(t) => {
+                assert_eq!(t.sort, Sort::CloseWait);
                 assert_eq!(t.rows, 3);
                 assert_eq!(t.refresh, Some(Duration::from_secs(2)));
                 assert!(t.json);

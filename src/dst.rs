@@ -9,8 +9,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Serialize, Serializer};
 
-use crate::diag::{Record, tcp_state};
-use crate::pool::PortSet;
+use crate::diag::{Protocol, Record, tcp_state};
+use crate::fold::Visit;
+use crate::pool::{Pool, PortSet};
 
 /// A remote address and port. IPv4 is kept IPv4-mapped, so a dual-stack socket's peer
 /// `::ffff:10.1.2.3` and an IPv4 socket's peer `10.1.2.3` are one destination.
@@ -74,7 +75,7 @@ pub struct DstUse {
 }
 
 /// The three `--dst` columns of a sample. All `None` when no socket had a destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WorstDst {
     pub worst_dst: Option<Dst>,
     pub worst_dst_used: Option<u32>,
@@ -91,7 +92,7 @@ impl From<Option<DstUse>> for WorstDst {
     }
 }
 
-/// The destination fold: (destination, local port) pairs of TCP sockets with a peer whose local
+/// The destination fold (`--dst`, `top`): (destination, local port) pairs of TCP sockets with a peer whose local
 /// port is in the pool, and the pool ports held by explicit binds.
 #[derive(Default)]
 pub struct DstTally {
@@ -99,12 +100,22 @@ pub struct DstTally {
     bound: PortSet,
 }
 
-impl DstTally {
-    pub fn reset(&mut self) {
+impl Visit for DstTally {
+    fn reset(&mut self) {
         self.pairs.clear();
         self.bound.clear();
     }
 
+    /// TCP sockets only: UDP does not enter the per-destination figures.
+    #[inline]
+    fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
+        if protocol == Protocol::Tcp {
+            self.add(record, &pool.members);
+        }
+    }
+}
+
+impl DstTally {
     /// Folds one TCP socket; `pool` is the pool's member set.
     #[inline]
     pub fn add(&mut self, record: &Record<'_>, pool: &PortSet) {

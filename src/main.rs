@@ -3,17 +3,20 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, error::ErrorKind};
+use clap::{FromArgMatches, error::ErrorKind};
 
-use conntrend::cli::Cli;
+use conntrend::cli::{self, Cli};
 use conntrend::config::Action;
+use conntrend::reporter;
 
 fn main() -> ExitCode {
     // clap prints its own one-line error with a usage hint and exits 2 (0 for --help/--version).
-    let cli = Cli::parse();
+    let matches = cli::command().get_matches();
+    let parsed = Cli::from_arg_matches(&matches).map_err(|e| e.exit());
+    let Ok(cli) = parsed;
     let action = match Action::from_cli(cli) {
         Ok(action) => action,
-        Err(msg) => Cli::command().error(ErrorKind::ValueValidation, msg).exit(),
+        Err(msg) => cli::command().error(ErrorKind::ValueValidation, msg).exit(),
     };
     let outcome = match &action {
         Action::Sample(config) => conntrend::run::run(config),
@@ -23,7 +26,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("conntrend: {e:#}");
+            reporter::say(&format!("{e:#}"));
             ExitCode::from(1)
         }
     }

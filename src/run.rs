@@ -1,146 +1,152 @@
-//! The sampling loop: header, a sample per tick, the summary on every ending. Flags have already
-//! been checked (config.rs); this room only sequences the sampler, the schedule and the writer.
+//! The timeline's run loop: header, a sample per tick, the summary on every ending. Flags have
+//! already been checked (config.rs); this room only sequences the sampler, the clock and the
+//! writer. [`run_with`] takes all three from the caller, so tests drive it in-process on recorded
+//! dumps and a scripted clock; [`run`] wires up the real ones.
 
-use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
-use std::os::fd::{AsRawFd, RawFd};
-use std::time::Instant;
+use std::io;
 
 use anyhow::{Context, Result};
 
 use crate::config::{Config, Target};
-use crate::netns;
+use crate::diag::Dump;
 use crate::output::{self, RunInfo, TimelineWriter};
-use crate::sampler::{Sampler, now_ms};
-use crate::schedule::{StopSignal, Ticker, Wake};
-use crate::summary::{PeakDst, Summary};
+use crate::reporter::Reporter;
+use crate::sample::Extras;
+use crate::sampler::Sampler;
+use crate::schedule::{Clock, SystemClock, Ticker, Wake};
+use crate::session::Session;
+use crate::sink::Sink;
+use crate::summary::Summary;
 
-/// Runs conntrend as configured. A reader that leaves ends the run quietly with `Ok`.
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Duration, count or a stop signal: the summary was written.
+    Finished,
+    /// The reader of the output left: nothing more can be written, and that is fine.
+    ReaderGone,
+}
+
+/// Runs the timeline as configured. A reader that leaves ends the run quietly with `Ok`.
 pub fn run(config: &Config) -> Result<()> {
-    let stop = StopSignal::install()?;
-    if let Some(path) = &config.netns {
-        netns::enter(path)?;
-    }
-    let mut sampler = Sampler::new(config.tcp, config.udp, config.verbose)?;
-    if config.dst {
-        sampler.track_destinations();
-    }
+    let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), config.protocols)?;
     let name = config.target.describe();
-    let (out, fd) = open(&config.target).with_context(|| format!("cannot open {name}"))?;
-    let mut writer = output::writer(config.format, out);
+    let sink = match &config.target {
+        Target::Stdout => Sink::stdout().map(Some),
+        Target::File(path) => Sink::append(path),
+    }
+    .with_context(|| format!("cannot open {name}"))?;
+    // Stopped while waiting for a FIFO's reader: there is nowhere to write a summary.
+    let Some(sink) = sink else { return Ok(()) };
+    let (fd, tty) = (sink.raw_fd(), sink.is_tty());
+    let mut writer = output::writer(config.format, config.groups, Box::new(sink));
+    let mut clock = SystemClock::start(Some(fd));
+    let reporter = Reporter::new(config.verbose);
+    match run_with(
+        config,
+        netns,
+        &mut sampler,
+        writer.as_mut(),
+        &mut clock,
+        &reporter,
+    ) {
+        Err(e) if is_reader_gone(&e, tty) => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// The loop itself over any sampler, writer and clock. Write errors name `config.target`.
+pub fn run_with<D: Dump>(
+    config: &Config,
+    netns: Option<String>,
+    sampler: &mut Sampler<D>,
+    writer: &mut dyn TimelineWriter,
+    clock: &mut dyn Clock,
+    reporter: &Reporter,
+) -> Result<Ending> {
+    let cannot_write = || format!("cannot write to {}", config.target.describe());
     let pool = sampler.pool();
     let info = RunInfo {
         version: env!("CARGO_PKG_VERSION"),
         interval_sec: config.interval.as_secs() as u32,
         duration_sec: config.duration.map(|d| d.as_secs() as u32),
         count: config.count,
-        protocol: config.protocol,
+        protocols: config.protocols,
         range_init: (pool.lo, pool.hi),
-        netns: config.netns.as_ref().map(|p| p.display().to_string()),
-        dst: config.dst,
+        netns,
+        groups: config.groups,
     };
-    writer
-        .header(&info)
-        .with_context(|| format!("cannot write to {name}"))?;
+    writer.header(&info).with_context(cannot_write)?;
 
-    let start = Instant::now();
-    let mut summary = Summary::new(now_ms());
-    if config.dst {
-        summary.dst = Some(PeakDst::default());
+    let mut summary = Summary::new(clock.epoch_ms());
+    let result = sample_loop(config, sampler, writer, &mut summary, clock, reporter);
+    if matches!(result, Ok(Ending::ReaderGone)) {
+        return result;
     }
-    let result = sample_loop(
-        config,
-        &stop,
-        &mut sampler,
-        writer.as_mut(),
-        &mut summary,
-        start,
-        fd,
-    );
-    let reader_gone = match &result {
-        Ok(gone) => *gone,
-        Err(e) => is_broken_pipe(e),
-    };
-    if reader_gone {
-        return Ok(());
+    summary.end_ms = clock.epoch_ms();
+    summary.elapsed_sec = clock.elapsed().as_secs_f64().round() as u64;
+    let written = writer.summary(&summary).with_context(cannot_write);
+    match (result, written) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok(ending), Ok(())) => Ok(ending),
     }
-    summary.end_ms = now_ms();
-    summary.elapsed_sec = start.elapsed().as_secs_f64().round() as u64;
-    let written = writer
-        .summary(&summary)
-        .with_context(|| format!("cannot write to {name}"));
-    result.and(written)
 }
 
-/// Samples until the duration, the count, a stop signal or the reader's departure (→ `Ok(true)`).
-fn sample_loop(
+/// Samples until the duration, the count, a stop signal or the reader's departure.
+fn sample_loop<D: Dump>(
     config: &Config,
-    stop: &StopSignal,
-    sampler: &mut Sampler,
+    sampler: &mut Sampler<D>,
     writer: &mut dyn TimelineWriter,
     summary: &mut Summary,
-    start: Instant,
-    fd: RawFd,
-) -> Result<bool> {
-    let end = config.duration.map(|d| start + d);
-    let mut ticker = Ticker::new(start, config.interval);
+    clock: &mut dyn Clock,
+    reporter: &Reporter,
+) -> Result<Ending> {
+    let mut extras = Extras::for_groups(config.groups);
+    let mut ticker = Ticker::new(config.interval);
     loop {
-        let sample = sampler.take()?;
+        let taken = sampler.take(clock.epoch_ms(), &mut extras);
+        for event in sampler.events() {
+            reporter.event(&event);
+        }
+        let mut sample = taken?;
+        extras.finish(sampler.pool(), &mut sample);
         summary.observe(&sample);
         writer
             .sample(&sample)
             .with_context(|| format!("cannot write to {}", config.target.describe()))?;
-        if config.count.is_some_and(|c| summary.samples >= c) || stop.requested() {
-            return Ok(false);
+        if config.count.is_some_and(|c| summary.samples >= c) || clock.stop_requested() {
+            return Ok(Ending::Finished);
         }
-        let (next, skipped) = ticker.next_after(Instant::now());
-        if skipped > 0 && config.verbose {
-            eprintln!("conntrend: sampling overran its slot; skipped {skipped} tick(s)");
+        let (next, skipped) = ticker.next_after(clock.elapsed());
+        if skipped > 0 {
+            reporter.detail(&format!(
+                "sampling overran its slot; skipped {skipped} tick(s)"
+            ));
         }
-        let (wake_at, last) = match end {
+        let (wake_at, last) = match config.duration {
             Some(end) if next >= end => (end, true),
             _ => (next, false),
         };
-        match stop.wait_until(wake_at, || reader_gone(fd)) {
+        match clock.wait_until(wake_at) {
             Wake::Due if !last => {}
-            Wake::Due | Wake::Stop => return Ok(false),
-            Wake::ReaderGone => return Ok(true),
+            Wake::Due | Wake::Stop => return Ok(Ending::Finished),
+            Wake::ReaderGone => return Ok(Ending::ReaderGone),
         }
     }
 }
 
-/// Opens the target for appending (a log is never truncated).
-fn open(target: &Target) -> io::Result<(Box<dyn Write>, RawFd)> {
-    Ok(match target {
-        Target::Stdout => (
-            Box::new(BufWriter::new(io::stdout().lock())),
-            io::stdout().as_raw_fd(),
-        ),
-        Target::File(path) => {
-            let file = OpenOptions::new().append(true).create(true).open(path)?;
-            let fd = file.as_raw_fd();
-            (Box::new(BufWriter::new(file)), fd)
-        }
+/// True when an error means the reader of the output has gone: a closed pipe, or (`tty`) a
+/// terminal that hung up.
+pub fn is_reader_gone(err: &anyhow::Error, tty: bool) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(|e| {
+            e.kind() == io::ErrorKind::BrokenPipe || (tty && e.raw_os_error() == Some(libc::EIO))
+        })
     })
-}
-
-/// True when `fd` is a pipe or socket whose reader has gone (`conntrend | head -3`).
-fn reader_gone(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 /// True when a write failed because the reader closed the pipe.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+    is_reader_gone(err, false)
 }

@@ -1,30 +1,11 @@
 //! The fold: socket records into plain counters ([`Tally`]), and counters plus the pool into the
 //! one line a sample prints ([`Sample`]). Pure: no I/O, no allocation per socket.
 
-use serde::Serialize;
-
-use crate::diag::{Protocol, Record, tcp_state};
-use crate::dst::WorstDst;
+use crate::diag::{Protocol, Protocols, Record, tcp_state};
+use crate::dst::{DstTally, WorstDst};
+use crate::fold::Visit;
 use crate::pool::{Pool, PortSet};
-
-/// The columns `--dst` adds after [`COLUMNS`].
-pub const DST_COLUMNS: [&str; 3] = ["worst_dst", "worst_dst_used", "worst_dst_free"];
-
-/// The column set, in output order. The README documents each.
-pub const COLUMNS: [&str; 12] = [
-    "epoch_ms",
-    "total_port",
-    "used",
-    "free",
-    "udp_used",
-    "tcp_used",
-    "time_wait",
-    "estab",
-    "syn",
-    "close_wait",
-    "last_ack",
-    "fin_wait",
-];
+use crate::schema::{Group, Groups};
 
 /// Counters for one sample, reused from sample to sample.
 #[derive(Default)]
@@ -67,15 +48,8 @@ impl Tally {
     }
 }
 
-/// Which protocols a sample really measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measured {
-    pub tcp: bool,
-    pub udp: bool,
-}
-
 /// One line of the timeline. `None` marks a field that was not measured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
     pub epoch_ms: u64,
     pub total_port: u32,
@@ -89,14 +63,13 @@ pub struct Sample {
     pub close_wait: Option<u32>,
     pub last_ack: Option<u32>,
     pub fin_wait: Option<u32>,
-    /// The `--dst` columns, when asked for; the writers append them after the standard twelve.
-    #[serde(skip)]
+    /// The `--dst` group, when asked for.
     pub dst: Option<WorstDst>,
 }
 
 impl Sample {
     /// The sample the counters describe, against `pool`.
-    pub fn new(epoch_ms: u64, pool: &Pool, tally: &Tally, measured: Measured) -> Sample {
+    pub fn new(epoch_ms: u64, pool: &Pool, tally: &Tally, measured: Protocols) -> Sample {
         use tcp_state::*;
         let total_port = pool.total();
         let used = pool
@@ -120,6 +93,40 @@ impl Sample {
             fin_wait: tcp(tally.state(FIN_WAIT1) + tally.state(FIN_WAIT2)),
             dst: None,
         }
+    }
+}
+
+/// The folds behind the optional column groups, fed by the same pass over the dump as the
+/// [`Tally`]. A new group adds its fold here and its columns in the schema.
+#[derive(Default)]
+pub struct Extras {
+    pub dst: Option<DstTally>,
+}
+
+impl Extras {
+    /// The folds the groups of a run need.
+    pub fn for_groups(groups: Groups) -> Extras {
+        Extras {
+            dst: groups.contains(Group::Dst).then(DstTally::default),
+        }
+    }
+
+    /// Adds the groups' values to a sample taken with these folds.
+    pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
+        if let Some(dst) = self.dst.as_mut() {
+            sample.dst = Some(dst.worst(pool.total(), &pool.members).into());
+        }
+    }
+}
+
+impl Visit for Extras {
+    fn reset(&mut self) {
+        self.dst.reset();
+    }
+
+    #[inline]
+    fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
+        self.dst.visit(pool, protocol, record);
     }
 }
 
@@ -165,15 +172,7 @@ mod tests {
             (Tcp, LAST_ACK, 40007),
             (Tcp, BOUND_INACTIVE, 40008),
         ]);
-        let s = Sample::new(
-            1,
-            &pool,
-            &t,
-            Measured {
-                tcp: true,
-                udp: true,
-            },
-        );
+        let s = Sample::new(1, &pool, &t, Protocols::ALL);
         assert_eq!(s.total_port, 90);
         assert_eq!(s.tcp_used, Some(8)); // 40000,1,3,4,5,6,7,8
         assert_eq!(s.udp_used, Some(2)); // 40001,2
@@ -193,48 +192,12 @@ mod tests {
             p.set("1 10", "").unwrap();
             p
         };
-        let s = Sample::new(
-            1,
-            &pool,
-            &Tally::default(),
-            Measured {
-                tcp: false,
-                udp: true,
-            },
-        );
+        let s = Sample::new(1, &pool, &Tally::default(), Protocols::UDP);
         assert_eq!(s.tcp_used, None);
         assert_eq!(s.time_wait, None);
         assert_eq!(s.udp_used, Some(0));
-        let s = Sample::new(
-            1,
-            &pool,
-            &Tally::default(),
-            Measured {
-                tcp: true,
-                udp: false,
-            },
-        );
+        let s = Sample::new(1, &pool, &Tally::default(), Protocols::TCP);
         assert_eq!(s.udp_used, None);
         assert_eq!(s.fin_wait, Some(0));
-    }
-
-    #[test]
-    fn serialized_fields_are_the_columns() {
-        let s = Sample::new(
-            1,
-            &Pool::default(),
-            &Tally::default(),
-            Measured {
-                tcp: true,
-                udp: true,
-            },
-        );
-        let v = serde_json::to_value(&s).unwrap();
-        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut want = COLUMNS.to_vec();
-        want.sort_unstable();
-        let mut got = keys;
-        got.sort_unstable();
-        assert_eq!(got, want);
     }
 }

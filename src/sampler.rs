@@ -1,17 +1,30 @@
 //! One sample of this network namespace: re-read the pool, dump the protocols asked for through
-//! the kernel seam, fold the records. Owns the netlink socket and every buffer for the whole run.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! the kernel seam, fold the records into the counters and into whatever visitors the mode brings.
+//! Owns the netlink socket and every buffer for the whole run. It prints nothing: what happened
+//! along the way (retries, fallbacks) is left as [`Event`]s for the run loop's reporter.
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagError, DiagSocket, Dump, Family, Protocol, Record};
-use crate::dst::DstTally;
+use crate::diag::{DiagSocket, Dump, Family, Protocol, Protocols, Record};
+use crate::fold::Visit;
 use crate::pool::{Pool, PoolReader};
-use crate::sample::{Measured, Sample, Tally};
+use crate::sample::{Sample, Tally};
 
 /// How many times a sample is taken again when the kernel flags a dump as interrupted.
-const DUMP_ATTEMPTS: u32 = 3;
+pub const DUMP_ATTEMPTS: u32 = 3;
+
+/// Something worth telling the person running conntrend, noticed while sampling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The socket table changed during attempt `attempt` of a sample's dumps.
+    Interrupted { attempt: u32, retrying: bool },
+    /// The one-walk TCP dump was refused (the reason); TCP is dumped per family from now on.
+    OneWalkRefused(String),
+    /// This protocol cannot be dumped here (the reason); its fields stay empty from now on.
+    ProtocolDropped(Protocol, String),
+    /// Sockets folded into the sample.
+    Folded(u64),
+}
 
 /// Samples through a dump source: the kernel by default, recorded bytes in tests.
 pub struct Sampler<D: Dump = DiagSocket> {
@@ -19,32 +32,26 @@ pub struct Sampler<D: Dump = DiagSocket> {
     reader: PoolReader,
     pool: Pool,
     tally: Tally,
-    /// The destination fold, when asked for (`--dst`, `top`).
-    dst: Option<DstTally>,
-    measured: Measured,
+    /// What is dumped; a protocol the kernel cannot dump leaves the set.
+    protocols: Protocols,
     /// TCP over IPv4 and IPv6 in one dump (one walk of the kernel's hash tables), until the
     /// kernel refuses it.
     tcp_one_walk: bool,
-    verbose: bool,
+    /// Since the caller last drained them.
+    events: Vec<Event>,
 }
 
 impl Sampler {
-    /// Opens the netlink socket and reads the pool once. `tcp`/`udp` say what to dump.
-    pub fn new(tcp: bool, udp: bool, verbose: bool) -> Result<Self> {
+    /// Opens the netlink socket (in the calling thread's network namespace) and reads the pool.
+    pub fn open(protocols: Protocols) -> Result<Self> {
         let diag = DiagSocket::open().context("cannot open a NETLINK_SOCK_DIAG socket")?;
-        Sampler::with_source(diag, PoolReader::default(), tcp, udp, verbose)
+        Sampler::with_source(diag, PoolReader::default(), protocols)
     }
 }
 
 impl<D: Dump> Sampler<D> {
     /// A sampler over any dump source and pool reader; reads the pool once.
-    pub fn with_source(
-        diag: D,
-        mut reader: PoolReader,
-        tcp: bool,
-        udp: bool,
-        verbose: bool,
-    ) -> Result<Self> {
+    pub fn with_source(diag: D, mut reader: PoolReader, protocols: Protocols) -> Result<Self> {
         let mut pool = Pool::default();
         reader.read(&mut pool)?;
         Ok(Sampler {
@@ -52,21 +59,10 @@ impl<D: Dump> Sampler<D> {
             reader,
             pool,
             tally: Tally::default(),
-            dst: None,
-            measured: Measured { tcp, udp },
+            protocols,
             tcp_one_walk: true,
-            verbose,
+            events: Vec::new(),
         })
-    }
-
-    /// Also folds destinations from now on: samples carry the `--dst` columns.
-    pub fn track_destinations(&mut self) {
-        self.dst = Some(DstTally::default());
-    }
-
-    /// The destination fold of the last sample, when tracked.
-    pub fn destinations(&mut self) -> Option<&mut DstTally> {
-        self.dst.as_mut()
     }
 
     /// The pool as last read.
@@ -84,22 +80,23 @@ impl<D: Dump> Sampler<D> {
         &self.tally
     }
 
-    /// Takes one sample now.
-    pub fn take(&mut self) -> Result<Sample> {
-        self.take_with(&mut ())
+    /// The protocols sampled now.
+    pub fn protocols(&self) -> Protocols {
+        self.protocols
     }
 
-    /// Takes one sample now, also showing every record to `extra` (which is reset before each
-    /// attempt, like the sample's own counters).
-    pub fn take_with(&mut self, extra: &mut impl Visit) -> Result<Sample> {
-        let epoch_ms = now_ms();
+    /// What happened since the last call, oldest first.
+    pub fn events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// Takes one sample now, stamped `epoch_ms`, also showing every record to `extra` (which is
+    /// reset before each attempt, like the sample's own counters).
+    pub fn take(&mut self, epoch_ms: u64, extra: &mut impl Visit) -> Result<Sample> {
         self.reader.read(&mut self.pool)?;
         let mut attempt = 1;
         loop {
             self.tally.reset();
-            if let Some(dst) = self.dst.as_mut() {
-                dst.reset();
-            }
             extra.reset();
             match self.dump_all(extra)? {
                 Dumped::Clean => break,
@@ -107,37 +104,27 @@ impl<D: Dump> Sampler<D> {
                 Dumped::Redo => continue,
                 Dumped::Interrupted => {}
             }
-            if self.verbose {
-                eprintln!(
-                    "conntrend: the socket table changed during the dump (attempt {attempt}/{DUMP_ATTEMPTS}){}",
-                    if attempt < DUMP_ATTEMPTS {
-                        "; dumping again"
-                    } else {
-                        "; keeping this one"
-                    }
-                );
-            }
-            if attempt == DUMP_ATTEMPTS {
+            let retrying = attempt < DUMP_ATTEMPTS;
+            self.events.push(Event::Interrupted { attempt, retrying });
+            if !retrying {
                 break;
             }
             attempt += 1;
         }
-        let mut sample = Sample::new(epoch_ms, &self.pool, &self.tally, self.measured);
-        if let Some(dst) = self.dst.as_mut() {
-            sample.dst = Some(dst.worst(self.pool.total(), &self.pool.members).into());
-        }
-        Ok(sample)
+        self.events.push(Event::Folded(self.tally.sockets));
+        Ok(Sample::new(
+            epoch_ms,
+            &self.pool,
+            &self.tally,
+            self.protocols,
+        ))
     }
 
     /// Runs every dump asked for.
     fn dump_all(&mut self, extra: &mut impl Visit) -> Result<Dumped> {
         let mut interrupted = false;
         for protocol in [Protocol::Tcp, Protocol::Udp] {
-            let wanted = match protocol {
-                Protocol::Tcp => self.measured.tcp,
-                Protocol::Udp => self.measured.udp,
-            };
-            if !wanted {
+            if !self.protocols.has(protocol) {
                 continue;
             }
             let families: &[Family] = match protocol {
@@ -145,32 +132,27 @@ impl<D: Dump> Sampler<D> {
                 _ => &Family::EACH,
             };
             for &family in families {
-                let (tally, dst, pool) = (&mut self.tally, &mut self.dst, &self.pool.members);
+                let (tally, pool) = (&mut self.tally, &self.pool);
                 let fold = |r: Record<'_>| {
                     tally.add(protocol, &r);
-                    extra.visit(protocol, &r);
-                    if let (Protocol::Tcp, Some(dst)) = (protocol, dst.as_mut()) {
-                        dst.add(&r, pool);
-                    }
+                    extra.visit(pool, protocol, &r);
                 };
                 match self.diag.dump(family, protocol, fold) {
                     Ok(end) => interrupted |= end.interrupted,
-                    Err(e @ DiagError::Kernel(_)) if family == Family::Both => {
-                        if self.verbose {
-                            eprintln!(
-                                "conntrend: one-walk TCP dump refused ({e}); dumping IPv4 and IPv6 separately"
-                            );
-                        }
+                    Err(e @ crate::diag::DiagError::Kernel(_)) if family == Family::Both => {
+                        self.events.push(Event::OneWalkRefused(e.to_string()));
                         self.tcp_one_walk = false;
                         return Ok(Dumped::Redo);
                     }
+                    // Losing UDP keeps TCP going; the other way round there is nothing left.
                     Err(e)
-                        if protocol == Protocol::Udp && e.is_unsupported() && self.measured.tcp =>
+                        if protocol == Protocol::Udp
+                            && e.is_unsupported()
+                            && self.protocols.tcp =>
                     {
-                        eprintln!(
-                            "conntrend: UDP sockets cannot be sampled ({e}); sampling TCP only, UDP fields stay empty"
-                        );
-                        self.measured.udp = false;
+                        self.events
+                            .push(Event::ProtocolDropped(protocol, e.to_string()));
+                        self.protocols = self.protocols.without(protocol);
                         self.tally.udp_ports.clear();
                         break;
                     }
@@ -181,9 +163,6 @@ impl<D: Dump> Sampler<D> {
                     ),
                 }
             }
-        }
-        if self.verbose {
-            eprintln!("conntrend: folded {} sockets", self.tally.sockets);
         }
         Ok(if interrupted {
             Dumped::Interrupted
@@ -200,28 +179,6 @@ enum Dumped {
     Interrupted,
     /// The dumps must run again (the one-walk TCP request was refused).
     Redo,
-}
-
-/// Something that wants to see every record of a sample besides the built-in fold.
-pub trait Visit {
-    /// Forget what was seen: a new attempt at the sample starts.
-    fn reset(&mut self);
-    fn visit(&mut self, protocol: Protocol, record: &Record<'_>);
-}
-
-/// Nothing extra: the timeline's own path.
-impl Visit for () {
-    fn reset(&mut self) {}
-    #[inline]
-    fn visit(&mut self, _: Protocol, _: &Record<'_>) {}
-}
-
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -241,7 +198,7 @@ mod tests {
             dir.join("ip_local_port_range.txt"),
             dir.join("ip_local_reserved_ports.txt"),
         );
-        Sampler::with_source(replay, reader, tcp, udp, false).unwrap()
+        Sampler::with_source(replay, reader, Protocols { tcp, udp }).unwrap()
     }
 
     #[test]
@@ -249,17 +206,17 @@ mod tests {
         let mut replay = Replay::from_dir(&fixture()).unwrap();
         replay.set(Family::V4, Protocol::Udp, Answer::Fail(libc::ENOENT));
         let full = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
-            .take()
+            .take(1, &mut ())
             .unwrap();
         let mut s = sampler(replay, true, true);
-        let first = s.take().unwrap();
+        let first = s.take(1, &mut ()).unwrap();
         assert_eq!(first.udp_used, None);
         assert_eq!(first.tcp_used, full.tcp_used);
         assert_eq!(first.time_wait, full.time_wait);
         assert!(first.used < full.used, "UDP-only ports no longer counted");
         // Later samples no longer ask for UDP: one TCP dump each (both families at once).
         let before = s.source().dumps;
-        assert_eq!(s.take().unwrap().udp_used, None);
+        assert_eq!(s.take(1, &mut ()).unwrap().udp_used, None);
         assert_eq!(s.source().dumps - before, 1);
     }
 
@@ -267,7 +224,7 @@ mod tests {
     fn missing_udp_diag_is_an_error_when_only_udp_was_asked_for() {
         let mut replay = Replay::from_dir(&fixture()).unwrap();
         replay.set(Family::V4, Protocol::Udp, Answer::Fail(libc::ENOENT));
-        let err = sampler(replay, false, true).take().unwrap_err();
+        let err = sampler(replay, false, true).take(1, &mut ()).unwrap_err();
         assert!(format!("{err:#}").contains("UDP IPv4"), "{err:#}");
     }
 
@@ -275,19 +232,19 @@ mod tests {
     fn other_kernel_errors_fail_the_sample() {
         let mut replay = Replay::from_dir(&fixture()).unwrap();
         replay.set(Family::V6, Protocol::Tcp, Answer::Fail(libc::EPERM));
-        let err = sampler(replay, true, true).take().unwrap_err();
+        let err = sampler(replay, true, true).take(1, &mut ()).unwrap_err();
         assert!(format!("{err:#}").contains("TCP IPv6"), "{err:#}");
     }
 
     #[test]
     fn a_refused_one_walk_tcp_dump_falls_back_to_one_dump_per_family() {
         let clean = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
-            .take()
+            .take(1, &mut ())
             .unwrap();
         let mut replay = Replay::from_dir(&fixture()).unwrap();
         replay.refuse_both = true;
         let mut s = sampler(replay, true, true);
-        let first = s.take().unwrap();
+        let first = s.take(1, &mut ()).unwrap();
         assert_eq!(
             first,
             Sample {
@@ -296,7 +253,7 @@ mod tests {
             }
         );
         let before = s.source().dumps;
-        s.take().unwrap();
+        s.take(1, &mut ()).unwrap();
         assert_eq!(
             s.source().dumps - before,
             4,
@@ -307,14 +264,14 @@ mod tests {
     #[test]
     fn interrupted_dumps_are_taken_again_up_to_three_times() {
         let clean = sampler(Replay::from_dir(&fixture()).unwrap(), true, true)
-            .take()
+            .take(1, &mut ())
             .unwrap();
         // First attempt: the second dump is interrupted; the second attempt is clean.
         let mut replay = Replay::from_dir(&fixture()).unwrap();
         replay.interrupt(&[false, true]);
         let mut s = sampler(replay, true, true);
         let before = s.source().dumps;
-        let again = s.take().unwrap();
+        let again = s.take(1, &mut ()).unwrap();
         assert_eq!(
             s.source().dumps - before,
             6,
@@ -332,7 +289,7 @@ mod tests {
         replay.interrupt(&[true; 20]);
         let mut s = sampler(replay, true, true);
         let before = s.source().dumps;
-        let kept = s.take().unwrap();
+        let kept = s.take(1, &mut ()).unwrap();
         assert_eq!(s.source().dumps - before, 9);
         assert_eq!(
             kept.tcp_used, clean.tcp_used,

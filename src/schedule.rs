@@ -1,29 +1,27 @@
-//! When to sample and when to stop: a drift-free ticker on the monotonic clock, and the stop
-//! signal (SIGINT, SIGTERM, SIGHUP) that wakes a waiting run at once.
+//! When to sample and when to stop: a drift-free ticker on the monotonic clock, and the clock the
+//! run loop waits on — the system's (woken by a stop signal or a departed reader), or a scripted
+//! one in tests, so the loop runs in-process without wall-clock waits.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::time::{Duration, Instant};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-/// Sample k is due at `start + k·interval`, however long earlier samples took.
+use crate::signal;
+
+/// Sample k is due at `k·interval` after the start, however long earlier samples took.
 pub struct Ticker {
-    start: Instant,
     interval: Duration,
     next: u32,
 }
 
 impl Ticker {
-    pub fn new(start: Instant, interval: Duration) -> Self {
-        Ticker {
-            start,
-            interval,
-            next: 1,
-        }
+    pub fn new(interval: Duration) -> Self {
+        Ticker { interval, next: 1 }
     }
 
-    /// The next slot strictly after `now`, and how many slots were missed to get there.
-    pub fn next_after(&mut self, now: Instant) -> (Instant, u32) {
+    /// The next slot strictly after `now` (time since the start), and how many slots were missed.
+    pub fn next_after(&mut self, now: Duration) -> (Duration, u32) {
         let mut skipped = 0;
         while self.due(self.next) <= now {
             self.next += 1;
@@ -34,8 +32,8 @@ impl Ticker {
         (at, skipped)
     }
 
-    fn due(&self, k: u32) -> Instant {
-        self.start + self.interval * k
+    fn due(&self, k: u32) -> Duration {
+        self.interval * k
     }
 }
 
@@ -46,48 +44,88 @@ pub enum Wake {
     Due,
     /// A stop signal arrived.
     Stop,
-    /// `gone` said the reader of our output has left.
+    /// The reader of our output has left.
     ReaderGone,
 }
 
-/// How often a wait looks whether the reader of the output is still there.
-const READER_CHECK: Duration = Duration::from_millis(200);
-
-/// Receives SIGINT, SIGTERM and SIGHUP for the whole process.
-pub struct StopSignal {
-    rx: Receiver<()>,
+/// Time as the run loop sees it.
+pub trait Clock {
+    /// Wall-clock milliseconds since the Unix epoch.
+    fn epoch_ms(&self) -> u64;
+    /// Monotonic time since the run started.
+    fn elapsed(&self) -> Duration;
+    /// True once a stop was asked for.
+    fn stop_requested(&self) -> bool;
+    /// Waits until `at` (since the start), a stop, or the reader's departure.
+    fn wait_until(&mut self, at: Duration) -> Wake;
 }
 
-impl StopSignal {
-    /// Installs the handler; call once per process.
-    pub fn install() -> Result<Self> {
-        let (tx, rx): (SyncSender<()>, _) = sync_channel(1);
-        ctrlc::set_handler(move || {
-            let _ = tx.try_send(());
-        })
-        .context("cannot install the signal handler")?;
-        Ok(StopSignal { rx })
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The real clock: waits in poll(2) on the stop signal's pipe and on the output, whose
+/// POLLERR/POLLHUP says that the reader of a pipe has gone (`conntrend | head -3`).
+pub struct SystemClock {
+    start: Instant,
+    output: Option<RawFd>,
+}
+
+impl SystemClock {
+    /// Starts now. `output` is watched for a departed reader.
+    pub fn start(output: Option<RawFd>) -> Self {
+        SystemClock {
+            start: Instant::now(),
+            output,
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn epoch_ms(&self) -> u64 {
+        now_ms()
     }
 
-    /// True if a stop signal has arrived (without waiting).
-    pub fn requested(&self) -> bool {
-        self.rx.try_recv().is_ok()
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
     }
 
-    /// Waits until `deadline`, a stop signal, or `gone()` turning true.
-    pub fn wait_until(&self, deadline: Instant, gone: impl Fn() -> bool) -> Wake {
+    fn stop_requested(&self) -> bool {
+        signal::requested()
+    }
+
+    fn wait_until(&mut self, at: Duration) -> Wake {
         loop {
-            let now = Instant::now();
-            if now >= deadline {
+            if signal::requested() {
+                return Wake::Stop;
+            }
+            let now = self.elapsed();
+            if now >= at {
                 return Wake::Due;
             }
-            match self.rx.recv_timeout((deadline - now).min(READER_CHECK)) {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => return Wake::Stop,
-                Err(RecvTimeoutError::Timeout) => {
-                    if gone() {
-                        return Wake::ReaderGone;
-                    }
-                }
+            let left = (at - now).as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: the output descriptor stays open for the whole run (the writer owns it).
+            let out = self.output.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+            let mut fds = Vec::with_capacity(2);
+            if let Some(out) = out {
+                fds.push(PollFd::new(out, PollFlags::empty()));
+            }
+            if let Some(stop) = signal::wake_fd() {
+                fds.push(PollFd::new(stop, PollFlags::POLLIN));
+            }
+            // Round up so a wait never ends a millisecond early and spins.
+            let timeout = PollTimeout::try_from(left.saturating_add(1)).unwrap_or(PollTimeout::MAX);
+            if poll(&mut fds, timeout).is_ok()
+                && out.is_some()
+                && fds[0]
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+            {
+                return Wake::ReaderGone;
             }
         }
     }
@@ -99,27 +137,19 @@ mod tests {
 
     #[test]
     fn slots_do_not_drift() {
-        let t0 = Instant::now();
         let s = Duration::from_secs(5);
-        let mut t = Ticker::new(t0, s);
-        // The first sample took 1.2 s: the next slot is still t0+5.
-        assert_eq!(t.next_after(t0 + Duration::from_millis(1200)), (t0 + s, 0));
-        assert_eq!(
-            t.next_after(t0 + s + Duration::from_millis(10)),
-            (t0 + s * 2, 0)
-        );
+        let mut t = Ticker::new(s);
+        // The first sample took 1.2 s: the next slot is still 5 s after the start.
+        assert_eq!(t.next_after(Duration::from_millis(1200)), (s, 0));
+        assert_eq!(t.next_after(s + Duration::from_millis(10)), (s * 2, 0));
     }
 
     #[test]
     fn overrun_skips_missed_slots() {
-        let t0 = Instant::now();
         let s = Duration::from_secs(1);
-        let mut t = Ticker::new(t0, s);
+        let mut t = Ticker::new(s);
         // Sample 0 ran until 3.5 s: slots 1, 2 and 3 are missed; 4 is next.
-        assert_eq!(
-            t.next_after(t0 + Duration::from_millis(3500)),
-            (t0 + s * 4, 3)
-        );
-        assert_eq!(t.next_after(t0 + s * 4), (t0 + s * 5, 0));
+        assert_eq!(t.next_after(Duration::from_millis(3500)), (s * 4, 3));
+        assert_eq!(t.next_after(s * 4), (s * 5, 0));
     }
 }

@@ -1,19 +1,11 @@
 //! Running peaks and minima over the samples of a run, written once as the trailer.
 
-use serde::Serialize;
-
 use crate::dst::Dst;
 use crate::sample::Sample;
 
-/// The `--dst` summary fields.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct PeakDst {
-    pub peak_dst_used: Option<u32>,
-    pub peak_dst: Option<Dst>,
-}
-
-/// The trailer's fields. `None` where no sample measured the value.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The trailer's fields (the schema says which a run writes). `None` where no sample measured
+/// the value.
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub start_ms: u64,
     pub end_ms: u64,
@@ -24,9 +16,9 @@ pub struct Summary {
     pub min_free: Option<u32>,
     pub min_total_port: Option<u32>,
     pub max_total_port: Option<u32>,
-    /// Present with `--dst`.
-    #[serde(flatten)]
-    pub dst: Option<PeakDst>,
+    /// `--dst`: the largest `worst_dst_used` and its destination.
+    pub peak_dst_used: Option<u32>,
+    pub peak_dst: Option<Dst>,
 }
 
 fn max(a: Option<u32>, b: Option<u32>) -> Option<u32> {
@@ -56,28 +48,12 @@ impl Summary {
         self.min_free = min(self.min_free, Some(s.free));
         self.min_total_port = min(self.min_total_port, Some(s.total_port));
         self.max_total_port = max(self.max_total_port, Some(s.total_port));
-        if let (Some(peak), Some(worst)) = (self.dst.as_mut(), s.dst)
-            && worst.worst_dst_used > peak.peak_dst_used
+        if let Some(worst) = s.dst
+            && worst.worst_dst_used > self.peak_dst_used
         {
-            peak.peak_dst_used = worst.worst_dst_used;
-            peak.peak_dst = worst.worst_dst;
+            self.peak_dst_used = worst.worst_dst_used;
+            self.peak_dst = worst.worst_dst;
         }
-    }
-
-    /// Fields in trailer order, as name and value.
-    pub fn fields(&self) -> [(&'static str, Option<u64>); 9] {
-        let n = |v: Option<u32>| v.map(u64::from);
-        [
-            ("start_ms", Some(self.start_ms)),
-            ("end_ms", Some(self.end_ms)),
-            ("elapsed_sec", Some(self.elapsed_sec)),
-            ("samples", Some(self.samples)),
-            ("peak_used", n(self.peak_used)),
-            ("peak_time_wait", n(self.peak_time_wait)),
-            ("min_free", n(self.min_free)),
-            ("min_total_port", n(self.min_total_port)),
-            ("max_total_port", n(self.max_total_port)),
-        ]
     }
 }
 
@@ -117,19 +93,6 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_are_the_json_fields_in_order() {
-        let s = Summary::new(1);
-        let json = serde_json::to_string(&s).unwrap();
-        let names: Vec<String> = s.fields().iter().map(|(k, _)| format!("\"{k}\"")).collect();
-        let mut at = 0;
-        for n in names {
-            at += json[at..]
-                .find(&n)
-                .unwrap_or_else(|| panic!("{n} missing or out of order"));
-        }
-    }
-
-    #[test]
     fn peak_destination_is_the_one_of_the_busiest_sample() {
         use crate::dst::{Dst, WorstDst};
         use std::net::Ipv4Addr;
@@ -139,20 +102,18 @@ mod tests {
             worst_dst_free: Some(100 - used),
         };
         let mut s = Summary::new(0);
-        s.dst = Some(PeakDst::default());
         for (ip, used) in [([10, 0, 0, 1], 5), ([10, 0, 0, 2], 9), ([10, 0, 0, 1], 7)] {
             let mut x = sample(100, used, None);
             x.dst = Some(worst(ip, used));
             s.observe(&x);
         }
-        let peak = s.dst.unwrap();
-        assert_eq!(peak.peak_dst_used, Some(9));
-        assert_eq!(peak.peak_dst.unwrap().to_string(), "10.0.0.2:443");
+        assert_eq!(s.peak_dst_used, Some(9));
+        assert_eq!(s.peak_dst.unwrap().to_string(), "10.0.0.2:443");
         // A sample with no destination leaves the peak alone.
         let mut none = sample(100, 1, None);
         none.dst = Some(WorstDst::default());
         s.observe(&none);
-        assert_eq!(s.dst.unwrap().peak_dst_used, Some(9));
+        assert_eq!(s.peak_dst_used, Some(9));
     }
 
     #[test]

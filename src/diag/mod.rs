@@ -40,6 +40,62 @@ impl Protocol {
             Protocol::Udp => "UDP",
         }
     }
+
+    /// The other one.
+    pub fn other(self) -> Protocol {
+        match self {
+            Protocol::Tcp => Protocol::Udp,
+            Protocol::Udp => Protocol::Tcp,
+        }
+    }
+}
+
+/// Which protocols a run samples (`-p`), and which a sample really measured: a protocol the
+/// kernel cannot dump is dropped from the set, and its fields stay empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocols {
+    pub tcp: bool,
+    pub udp: bool,
+}
+
+impl Protocols {
+    pub const ALL: Protocols = Protocols {
+        tcp: true,
+        udp: true,
+    };
+    pub const TCP: Protocols = Protocols {
+        tcp: true,
+        udp: false,
+    };
+    pub const UDP: Protocols = Protocols {
+        tcp: false,
+        udp: true,
+    };
+
+    pub fn has(self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Tcp => self.tcp,
+            Protocol::Udp => self.udp,
+        }
+    }
+
+    /// The set without `protocol`.
+    pub fn without(self, protocol: Protocol) -> Protocols {
+        match protocol {
+            Protocol::Tcp => Protocols { tcp: false, ..self },
+            Protocol::Udp => Protocols { udp: false, ..self },
+        }
+    }
+
+    /// How the header names the set (`-p`'s value).
+    pub fn name(self) -> &'static str {
+        match (self.tcp, self.udp) {
+            (true, true) => "all",
+            (true, false) => "tcp",
+            (false, true) => "udp",
+            (false, false) => "none",
+        }
+    }
 }
 
 /// Address families conntrend dumps.

@@ -1,88 +1,101 @@
 //! CSV: `#` comment lines for the header and the summary, one record per sample, an empty field
-//! for a value that was not measured.
+//! for a value that was not measured. Values are numbers, times and `addr:port`: never a comma or
+//! a quote, so nothing needs quoting.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::{RunInfo, TimelineWriter};
 use crate::sample::Sample;
+use crate::schema::{COLUMNS, Groups, Row, SUMMARY};
 use crate::summary::Summary;
 
 pub struct CsvWriter {
-    /// Samples are numbers and never need quotes; comment lines go through the same writer as a
-    /// single unquoted field, so nothing bypasses its buffer.
-    out: csv::Writer<Box<dyn Write>>,
+    out: Box<dyn Write>,
+    groups: Groups,
+    /// One line, built in full before it is written, reused from sample to sample.
+    line: String,
 }
 
 impl CsvWriter {
-    pub fn new(out: Box<dyn Write>) -> Self {
+    pub fn new(out: Box<dyn Write>, groups: Groups) -> Self {
         CsvWriter {
-            out: csv::WriterBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .quote_style(csv::QuoteStyle::Never)
-                .from_writer(out),
+            out,
+            groups,
+            line: String::new(),
         }
     }
 
-    fn comment(&mut self, line: &str) -> io::Result<()> {
-        self.out.write_record([line])?;
-        Ok(())
+    /// Writes the line built in `self.line` at once, and flushes.
+    fn emit(&mut self) -> io::Result<()> {
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())?;
+        self.out.flush()
     }
 }
 
 impl TimelineWriter for CsvWriter {
     fn header(&mut self, run: &RunInfo) -> io::Result<()> {
-        let mut line = format!(
+        let l = &mut self.line;
+        l.clear();
+        let _ = write!(
+            l,
             "# conntrend {}  sampling={}s",
             run.version, run.interval_sec
         );
-        match run.duration_sec {
-            Some(d) => line += &format!("  duration={d}s"),
-            None => line += "  duration=unlimited",
+        match (run.duration_sec, run.count) {
+            (Some(d), _) => {
+                let _ = write!(l, "  duration={d}s");
+            }
+            // A count alone ends the run: there is no duration to show.
+            (None, Some(_)) => {}
+            (None, None) => l.push_str("  duration=unlimited"),
         }
         if let Some(c) = run.count {
-            line += &format!("  count={c}");
+            let _ = write!(l, "  count={c}");
         }
-        if run.protocol != "all" {
-            line += &format!("  protocol={}", run.protocol);
+        if run.protocols.name() != "all" {
+            let _ = write!(l, "  protocol={}", run.protocols.name());
         }
         if let Some(ns) = &run.netns {
-            line += &format!("  netns={ns}");
+            let _ = write!(l, "  netns={ns}");
         }
-        line += &format!("  range_init={}-{}", run.range_init.0, run.range_init.1);
-        self.comment(&line)?;
-        self.comment(&format!("# columns: {}", run.columns().join(",")))?;
-        self.out.flush()
+        let _ = write!(l, "  range_init={}-{}", run.range_init.0, run.range_init.1);
+        let _ = write!(l, "\n# columns: {}", run.columns().join(","));
+        self.emit()
     }
 
     fn sample(&mut self, sample: &Sample) -> io::Result<()> {
-        match &sample.dst {
-            Some(dst) => self.out.serialize((sample, dst))?,
-            None => self.out.serialize(sample)?,
+        self.line.clear();
+        let row = Row {
+            table: COLUMNS,
+            groups: self.groups,
+            item: sample,
+        };
+        for (i, (_, value)) in row.values().enumerate() {
+            if i > 0 {
+                self.line.push(',');
+            }
+            let _ = write!(self.line, "{value}");
         }
-        self.out.flush()
+        self.emit()
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
-        let text = |v: Option<String>| v.unwrap_or_default();
-        let mut fields: Vec<String> = summary
-            .fields()
-            .iter()
-            .map(|(name, v)| format!("{name}={}", text(v.map(|v| v.to_string()))))
-            .collect();
-        if let Some(d) = &summary.dst {
-            fields.push(format!(
-                "peak_dst_used={}",
-                text(d.peak_dst_used.map(|v| v.to_string()))
-            ));
-            fields.push(format!(
-                "peak_dst={}",
-                text(d.peak_dst.map(|v| v.to_string()))
-            ));
+        self.line.clear();
+        self.line.push_str("#\n# summary: ");
+        let row = Row {
+            table: SUMMARY,
+            groups: self.groups,
+            item: summary,
+        };
+        for (i, (name, value)) in row.values().enumerate() {
+            if i > 0 {
+                self.line.push(',');
+            }
+            let _ = write!(self.line, "{name}={value}");
         }
-        self.comment("#")?;
-        self.comment(&format!("# summary: {}", fields.join(",")))?;
-        self.out.flush()
+        self.emit()
     }
 }
 
@@ -90,10 +103,11 @@ impl TimelineWriter for CsvWriter {
 mod tests {
     use super::super::Format;
     use super::super::tests::{render, run_info, sample, summary};
+    use crate::schema::Groups;
 
     #[test]
     fn shape_matches_the_readme() {
-        let text = render(Format::Csv, |w| {
+        let text = render(Format::Csv, Groups::default(), |w| {
             w.header(&run_info(Some(60), None)).unwrap();
             w.sample(&sample(Some(18), Some(46))).unwrap();
             w.summary(&summary()).unwrap();
@@ -109,8 +123,8 @@ mod tests {
     }
 
     #[test]
-    fn unlimited_count_and_unmeasured_fields() {
-        let text = render(Format::Csv, |w| {
+    fn count_alone_and_unmeasured_fields() {
+        let text = render(Format::Csv, Groups::default(), |w| {
             w.header(&run_info(None, Some(3))).unwrap();
             w.sample(&sample(None, Some(46))).unwrap();
             w.sample(&sample(Some(18), None)).unwrap();
@@ -118,12 +132,18 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "# conntrend 0.1.0  sampling=5s  duration=unlimited  count=3  range_init=32768-60999"
+            "# conntrend 0.1.0  sampling=5s  count=3  range_init=32768-60999"
         );
         assert_eq!(
             lines[2],
             "1750906800000,28232,156,28076,,138,46,120,2,5,2,9"
         );
         assert_eq!(lines[3], "1750906800000,28232,156,28076,18,,,,,,,");
+        let text = render(Format::Csv, Groups::default(), |w| {
+            w.header(&run_info(None, None)).unwrap();
+        });
+        assert!(
+            text.starts_with("# conntrend 0.1.0  sampling=5s  duration=unlimited  range_init=")
+        );
     }
 }

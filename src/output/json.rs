@@ -6,22 +6,31 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{RunInfo, TimelineWriter};
-use crate::dst::WorstDst;
 use crate::sample::Sample;
+use crate::schema::{COLUMNS, Groups, Row, SUMMARY};
 use crate::summary::Summary;
 
 pub struct JsonWriter {
     out: Box<dyn Write>,
+    groups: Groups,
+    /// One line, built in full before it is written, reused from sample to sample.
+    line: Vec<u8>,
 }
 
 impl JsonWriter {
-    pub fn new(out: Box<dyn Write>) -> Self {
-        JsonWriter { out }
+    pub fn new(out: Box<dyn Write>, groups: Groups) -> Self {
+        JsonWriter {
+            out,
+            groups,
+            line: Vec::new(),
+        }
     }
 
-    fn line(&mut self, value: &impl serde::Serialize) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, value)?;
-        self.out.write_all(b"\n")?;
+    fn emit(&mut self, value: &impl Serialize) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, value)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         self.out.flush()
     }
 }
@@ -44,13 +53,13 @@ impl TimelineWriter for JsonWriter {
         struct Line<'a> {
             header: Header<'a>,
         }
-        self.line(&Line {
+        self.emit(&Line {
             header: Header {
                 version: run.version,
                 sampling_sec: run.interval_sec,
                 duration_sec: run.duration_sec.unwrap_or(0),
                 count: run.count,
-                protocol: run.protocol,
+                protocol: run.protocols.name(),
                 range_init: format!("{}-{}", run.range_init.0, run.range_init.1),
                 netns: run.netns.as_deref(),
                 columns: run.columns(),
@@ -59,27 +68,25 @@ impl TimelineWriter for JsonWriter {
     }
 
     fn sample(&mut self, sample: &Sample) -> io::Result<()> {
-        match &sample.dst {
-            Some(dst) => {
-                #[derive(Serialize)]
-                struct Line<'a> {
-                    #[serde(flatten)]
-                    sample: &'a Sample,
-                    #[serde(flatten)]
-                    dst: &'a WorstDst,
-                }
-                self.line(&Line { sample, dst })
-            }
-            None => self.line(sample),
-        }
+        let row = Row {
+            table: COLUMNS,
+            groups: self.groups,
+            item: sample,
+        };
+        self.emit(&row)
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
         #[derive(Serialize)]
         struct Line<'a> {
-            summary: &'a Summary,
+            summary: Row<'a, Summary>,
         }
-        self.line(&Line { summary })
+        let summary = Row {
+            table: SUMMARY,
+            groups: self.groups,
+            item: summary,
+        };
+        self.emit(&Line { summary })
     }
 }
 
@@ -87,10 +94,11 @@ impl TimelineWriter for JsonWriter {
 mod tests {
     use super::super::Format;
     use super::super::tests::{render, run_info, sample, summary};
+    use crate::schema::Groups;
 
     #[test]
     fn shape_matches_the_readme() {
-        let text = render(Format::Json, |w| {
+        let text = render(Format::Json, Groups::default(), |w| {
             w.header(&run_info(None, Some(2))).unwrap();
             w.sample(&sample(None, Some(46))).unwrap();
             w.summary(&summary()).unwrap();

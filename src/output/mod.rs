@@ -1,13 +1,15 @@
 //! Writers for the timeline, one per format behind one small trait: a header when the run starts,
 //! a line per sample (flushed at once, so `tail -f` and `grep --line-buffered` see it), and the
-//! summary trailer on every ending.
+//! summary trailer on every ending. What the fields are comes from the schema, never from here.
 
 mod csv;
 mod json;
 
 use std::io::{self, Write};
 
-use crate::sample::{COLUMNS, DST_COLUMNS, Sample};
+use crate::diag::Protocols;
+use crate::sample::Sample;
+use crate::schema::{self, Groups};
 use crate::summary::Summary;
 
 pub use self::csv::CsvWriter;
@@ -18,23 +20,22 @@ pub use self::json::JsonWriter;
 pub struct RunInfo {
     pub version: &'static str,
     pub interval_sec: u32,
-    /// `None`: until interrupted.
+    /// `None`: until interrupted (or until the count).
     pub duration_sec: Option<u32>,
     pub count: Option<u64>,
-    pub protocol: &'static str,
+    pub protocols: Protocols,
     /// The pool's range when the run started.
     pub range_init: (u16, u16),
     /// The network namespace sampled, when not the caller's own.
     pub netns: Option<String>,
-    /// Whether samples carry the `--dst` columns.
-    pub dst: bool,
+    /// The column groups the samples carry.
+    pub groups: Groups,
 }
 
 impl RunInfo {
     /// The column names of this run's samples.
     pub fn columns(&self) -> Vec<&'static str> {
-        let extra: &[&'static str] = if self.dst { &DST_COLUMNS } else { &[] };
-        COLUMNS.iter().chain(extra).copied().collect()
+        schema::column_names(self.groups)
     }
 }
 
@@ -46,23 +47,24 @@ pub trait TimelineWriter {
 }
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
     Json,
 }
 
-/// The writer for `format` over `out`.
-pub fn writer(format: Format, out: Box<dyn Write>) -> Box<dyn TimelineWriter> {
+/// The writer for `format` over `out`, writing the columns of `groups`.
+pub fn writer(format: Format, groups: Groups, out: Box<dyn Write>) -> Box<dyn TimelineWriter> {
     match format {
-        Format::Csv => Box::new(CsvWriter::new(out)),
-        Format::Json => Box::new(JsonWriter::new(out)),
+        Format::Csv => Box::new(CsvWriter::new(out, groups)),
+        Format::Json => Box::new(JsonWriter::new(out, groups)),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::schema::Group;
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -86,10 +88,10 @@ mod tests {
             interval_sec: 5,
             duration_sec: duration,
             count,
-            protocol: "all",
+            protocols: Protocols::ALL,
             range_init: (32768, 60999),
             netns: None,
-            dst: false,
+            groups: Groups::default(),
         }
     }
 
@@ -119,11 +121,63 @@ mod tests {
         s
     }
 
-    pub fn render(format: Format, f: impl FnOnce(&mut dyn TimelineWriter)) -> String {
+    pub fn render(
+        format: Format,
+        groups: Groups,
+        f: impl FnOnce(&mut dyn TimelineWriter),
+    ) -> String {
         let buf = Shared::default();
-        let mut w = writer(format, Box::new(buf.clone()));
+        let mut w = writer(format, groups, Box::new(buf.clone()));
         f(w.as_mut());
         drop(w);
         String::from_utf8(buf.0.borrow().clone()).unwrap()
+    }
+
+    /// Both formats carry the same names, in the same order, for every group.
+    #[test]
+    fn csv_and_json_agree_on_every_field() {
+        let groups = Groups::default().with(Group::Time).with(Group::Dst);
+        let mut info = run_info(None, None);
+        info.groups = groups;
+        let csv = render(Format::Csv, groups, |w| {
+            w.header(&info).unwrap();
+            w.sample(&sample(Some(1), Some(2))).unwrap();
+            w.summary(&summary()).unwrap();
+        });
+        let json = render(Format::Json, groups, |w| {
+            w.header(&info).unwrap();
+            w.sample(&sample(Some(1), Some(2))).unwrap();
+            w.summary(&summary()).unwrap();
+        });
+        let csv: Vec<&str> = csv.lines().collect();
+        let json: Vec<&str> = json.lines().collect();
+        let names: Vec<&str> = csv[1]
+            .trim_start_matches("# columns: ")
+            .split(',')
+            .collect();
+        let row: Vec<&str> = csv[2].split(',').collect();
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json[1]).unwrap();
+        assert_eq!(obj.len(), names.len());
+        let mut at = 0;
+        for (name, text) in names.iter().zip(&row) {
+            // Same order: each key is found after the previous one.
+            at += json[1][at..].find(&format!("\"{name}\":")).expect(name);
+            let as_text = match &obj[*name] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(&as_text, text, "{name}");
+        }
+        let summary = csv[4].trim_start_matches("# summary: ");
+        let mut at = 0;
+        for kv in summary.split(',') {
+            let (key, value) = kv.split_once('=').unwrap();
+            at += json[2][at..].find(&format!("\"{key}\":")).expect(key);
+            let v: serde_json::Value = serde_json::from_str(json[2]).unwrap();
+            let v = &v["summary"][key];
+            assert_eq!(v.is_null(), value.is_empty(), "{key}");
+        }
     }
 }

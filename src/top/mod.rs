@@ -7,14 +7,14 @@ mod render;
 mod report;
 
 use std::io::{self, IsTerminal, Write};
-use std::time::Instant;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::config::TopConfig;
-use crate::netns;
-use crate::sampler::Sampler;
-use crate::schedule::{StopSignal, Ticker, Wake};
+use crate::diag::Protocols;
+use crate::schedule::{Clock, SystemClock, Ticker, Wake};
+use crate::session::Session;
 
 pub use report::{Report, build};
 
@@ -22,24 +22,23 @@ pub use report::{Report, build};
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
 pub fn run(config: &TopConfig) -> Result<()> {
-    let stop = StopSignal::install()?;
-    if let Some(path) = &config.netns {
-        netns::enter(path)?;
-    }
-    let netns = config.netns.as_ref().map(|p| p.display().to_string());
-    let mut sampler = Sampler::new(true, true, false)?;
-    sampler.track_destinations();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), Protocols::ALL)?;
     let mut out = io::stdout().lock();
     let refresh_in_place = config.refresh.is_some() && !config.json && io::stdout().is_terminal();
-    let start = Instant::now();
-    let mut ticker = config.refresh.map(|every| Ticker::new(start, every));
+    let mut clock = SystemClock::start(None);
+    let mut ticker = config.refresh.map(Ticker::new);
     loop {
-        let report = build(&mut sampler, config.rows, netns.clone())?;
+        let report = build(
+            &mut sampler,
+            clock.epoch_ms(),
+            config.rows,
+            config.sort,
+            netns.clone(),
+        )?;
         let text = if config.json {
             serde_json::to_string(&report)? + "\n"
         } else {
-            render::text(&report, &passwd)
+            render::text(&report)
         };
         if refresh_in_place {
             out.write_all(CLEAR.as_bytes())
@@ -54,8 +53,8 @@ pub fn run(config: &TopConfig) -> Result<()> {
         if !refresh_in_place && !config.json {
             writeln!(out).context("cannot write the report")?;
         }
-        let (next, _) = ticker.next_after(Instant::now());
-        match stop.wait_until(next, || false) {
+        let (next, _): (Duration, u32) = ticker.next_after(clock.elapsed());
+        match clock.wait_until(next) {
             Wake::Due => {}
             Wake::Stop | Wake::ReaderGone => return Ok(()),
         }

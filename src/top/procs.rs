@@ -80,17 +80,13 @@ fn socket_inode(link: &str) -> Option<u32> {
         .ok()
 }
 
-/// User names from /etc/passwd, for the report; the uid when there is none.
-pub fn user_name(uid: u32, passwd: &str) -> String {
-    passwd
-        .lines()
-        .find_map(|line| {
-            let mut f = line.split(':');
-            let name = f.next()?;
-            let id: u32 = f.nth(1)?.parse().ok()?;
-            (id == uid).then(|| name.to_string())
-        })
-        .unwrap_or_else(|| uid.to_string())
+/// The user name of `uid` through the system's name service (NSS: files, LDAP, SSSD…), or the
+/// number when it has none.
+pub fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -118,8 +114,8 @@ mod tests {
 
     #[test]
     fn user_names() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
-        assert_eq!(user_name(1000, passwd), "alice");
-        assert_eq!(user_name(7, passwd), "7");
+        assert_eq!(user_name(0), "root");
+        // No account has this uid: the number stands in.
+        assert_eq!(user_name(4_000_000_123), "4000000123");
     }
 }

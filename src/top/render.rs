@@ -4,14 +4,15 @@ use std::fmt::Write as _;
 
 use super::procs::user_name;
 use super::report::Report;
+use crate::schema::Value;
 
 const BAR: usize = 20;
 
-/// The report as lines of text.
-pub fn text(r: &Report, passwd: &str) -> String {
+/// The report as lines of text, each at most 80 columns but for long destinations and names.
+pub fn text(r: &Report) -> String {
     let mut o = String::new();
     let ns = r.netns.as_deref().unwrap_or("(own)");
-    let _ = writeln!(o, "conntrend top  netns={ns}");
+    let _ = writeln!(o, "conntrend top  {}  netns={ns}", Value::Iso(r.epoch_ms));
     let _ = writeln!(
         o,
         "pool   {}-{}  reserved {}  total {}",
@@ -26,13 +27,14 @@ pub fn text(r: &Report, passwd: &str) -> String {
         r.udp_used,
         r.free
     );
-    let states: Vec<String> = r
-        .states
-        .0
-        .iter()
-        .map(|(k, v)| format!("{} {v}", k.to_uppercase()))
-        .collect();
-    let _ = writeln!(o, "tcp    {}", states.join("  "));
+    // Twelve states in three rows of four, aligned.
+    for (i, row) in r.states.0.chunks(4).enumerate() {
+        let _ = write!(o, "{}", if i == 0 { "tcp   " } else { "      " });
+        for (k, v) in row {
+            let _ = write!(o, " {:<14} {v:<3}", k.to_uppercase());
+        }
+        let _ = writeln!(o);
+    }
 
     let _ = writeln!(
         o,
@@ -56,19 +58,19 @@ pub fn text(r: &Report, passwd: &str) -> String {
 
     let _ = writeln!(
         o,
-        "\n{:>8}  {:<16} {:<12} {:>9} {:>9}",
-        "PID", "COMMAND", "USER", "TCP PORTS", "UDP PORTS"
+        "\n{:>8}  {:<16} {:<10} {:>9} {:>9} {:>6} {:>10}",
+        "PID", "COMMAND", "USER", "TCP PORTS", "UDP PORTS", "ESTAB", "CLOSE_WAIT"
     );
     if r.processes.is_empty() {
         let _ = writeln!(o, "(no sockets on pool ports)");
     }
     for p in &r.processes {
         let pid = p.pid.map(|p| p.to_string()).unwrap_or_default();
-        let user = p.uid.map(|u| user_name(u, passwd)).unwrap_or_default();
+        let user = p.uid.map(user_name).unwrap_or_default();
         let _ = writeln!(
             o,
-            "{pid:>8}  {:<16} {user:<12} {:>9} {:>9}",
-            p.comm, p.tcp_ports, p.udp_ports
+            "{pid:>8}  {:<16} {user:<10} {:>9} {:>9} {:>6} {:>10}",
+            p.comm, p.tcp_ports, p.udp_ports, p.established, p.close_wait
         );
     }
     if !r.all_processes_visible {

@@ -1,13 +1,16 @@
 //! One `top` report: the sample's counters, the destination ranking and the socket owners, all
-//! from a single pass of the sampler over the dumps.
+//! from a single pass of the sampler over the dumps (the destination fold and the holdings are
+//! two visitors of that pass).
 
 use serde::Serialize;
 
 use super::procs::Owners;
-use crate::diag::{Protocol, Record, tcp_state};
-use crate::dst::DstUse;
-use crate::pool::PortSet;
-use crate::sampler::{Sampler, Visit};
+use crate::config::Sort;
+use crate::diag::{Dump, Protocol, Record, tcp_state};
+use crate::dst::{DstTally, DstUse};
+use crate::fold::Visit;
+use crate::pool::{Pool, PortSet};
+use crate::sampler::Sampler;
 
 /// Names of the TCP states, indexed by state number (NEW_SYN_RECV is folded into syn_recv).
 pub const STATE_NAMES: [(&str, &[u8]); 12] = [
@@ -51,12 +54,20 @@ pub struct ProcessUse {
     pub pid: Option<u32>,
     pub comm: String,
     pub uid: Option<u32>,
+    /// Distinct pool ports held by its TCP sockets.
     pub tcp_ports: u32,
+    /// Distinct pool ports held by its UDP sockets.
     pub udp_ports: u32,
+    /// Its TCP sockets in ESTABLISHED, on any port.
+    pub established: u32,
+    /// Its TCP sockets in CLOSE_WAIT, on any port: a server that does not close shows here.
+    pub close_wait: u32,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// When the sample was taken, ms since the Unix epoch.
+    pub epoch_ms: u64,
     pub netns: Option<String>,
     pub pool: PoolInfo,
     pub used: u32,
@@ -75,10 +86,19 @@ pub struct Report {
 const KERNEL: &str = "(kernel)";
 const NOT_VISIBLE: &str = "(not visible)";
 
-/// (inode, is UDP, local port) of every socket, for the process table.
+/// One socket as the process table needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Holding {
+    inode: u32,
+    udp: bool,
+    port: u16,
+    state: u8,
+}
+
+/// Every socket's owner inode, protocol, local port and state, for the process table.
 #[derive(Default)]
 struct Holdings {
-    rows: Vec<(u32, bool, u16)>,
+    rows: Vec<Holding>,
 }
 
 impl Visit for Holdings {
@@ -86,21 +106,30 @@ impl Visit for Holdings {
         self.rows.clear();
     }
 
-    fn visit(&mut self, protocol: Protocol, record: &Record<'_>) {
-        self.rows
-            .push((record.inode(), protocol == Protocol::Udp, record.src_port()));
+    fn visit(&mut self, _: &Pool, protocol: Protocol, record: &Record<'_>) {
+        self.rows.push(Holding {
+            inode: record.inode(),
+            udp: protocol == Protocol::Udp,
+            port: record.src_port(),
+            state: record.state(),
+        });
     }
 }
 
-/// Takes one sample with `sampler` (which tracks destinations) and builds the report.
-pub fn build(sampler: &mut Sampler, rows: usize, netns: Option<String>) -> anyhow::Result<Report> {
-    let mut holdings = Holdings::default();
-    let sample = sampler.take_with(&mut holdings)?;
+/// Takes one sample with `sampler`, stamped `epoch_ms`, and builds the report.
+pub fn build<D: Dump>(
+    sampler: &mut Sampler<D>,
+    epoch_ms: u64,
+    rows: usize,
+    sort: Sort,
+    netns: Option<String>,
+) -> anyhow::Result<Report> {
+    let mut fold = (DstTally::default(), Holdings::default());
+    let sample = sampler.take(epoch_ms, &mut fold)?;
+    let (mut dsts, holdings) = fold;
     let owners = Owners::scan();
     let pool = sampler.pool();
     let total = pool.total();
-    let members = pool.members.clone();
-    let (lo, hi) = (pool.lo, pool.hi);
     let tally = sampler.tally();
     let states = States(STATE_NAMES.map(|(name, nums)| {
         (
@@ -108,20 +137,18 @@ pub fn build(sampler: &mut Sampler, rows: usize, netns: Option<String>) -> anyho
             nums.iter().map(|&s| tally.tcp_states[usize::from(s)]).sum(),
         )
     }));
-    let mut destinations = sampler
-        .destinations()
-        .map(|d| d.ranked(total, &members))
-        .unwrap_or_default();
+    let mut destinations = dsts.ranked(total, &pool.members);
     destinations.truncate(rows);
 
-    let mut processes = processes(&holdings.rows, &members, &owners);
+    let mut processes = processes(holdings.rows, &pool.members, &owners, sort);
     processes.truncate(rows);
     Ok(Report {
+        epoch_ms,
         netns,
         pool: PoolInfo {
-            lo,
-            hi,
-            reserved: u32::from(hi - lo) + 1 - total,
+            lo: pool.lo,
+            hi: pool.hi,
+            reserved: u32::from(pool.hi - pool.lo) + 1 - total,
             total,
         },
         used: sample.used,
@@ -135,32 +162,46 @@ pub fn build(sampler: &mut Sampler, rows: usize, netns: Option<String>) -> anyho
     })
 }
 
-/// Distinct pool ports per owner, busiest first.
-fn processes(rows: &[(u32, bool, u16)], pool: &PortSet, owners: &Owners) -> Vec<ProcessUse> {
+/// Per owner: distinct pool ports and TCP sockets in ESTABLISHED and CLOSE_WAIT; in `sort` order.
+fn processes(
+    mut rows: Vec<Holding>,
+    pool: &PortSet,
+    owners: &Owners,
+    sort: Sort,
+) -> Vec<ProcessUse> {
     // Owner key: index into owners.processes, or one of the two groups after them.
     let kernel = owners.processes.len();
     let hidden = kernel + 1;
-    let mut keyed: Vec<(usize, bool, u16)> = rows
-        .iter()
-        .filter(|(_, _, port)| pool.contains(*port))
-        .map(|&(inode, udp, port)| {
-            let key = match inode {
-                0 => kernel,
-                i => owners.owner(i).unwrap_or(hidden),
-            };
-            (key, udp, port)
-        })
-        .collect();
-    keyed.sort_unstable();
-    keyed.dedup();
+    let key = |h: &Holding| match h.inode {
+        0 => kernel,
+        i => owners.owner(i).unwrap_or(hidden),
+    };
+    rows.sort_unstable_by_key(|h| (key(h), h.udp, h.port));
     let mut out: Vec<ProcessUse> = Vec::new();
-    for chunk in keyed.chunk_by(|a, b| a.0 == b.0) {
-        let key = chunk[0].0;
-        let udp_ports = chunk.iter().filter(|r| r.1).count() as u32;
-        let tcp_ports = chunk.len() as u32 - udp_ports;
-        let (pid, comm, uid) = match owners.processes.get(key) {
+    for chunk in rows.chunk_by(|a, b| key(a) == key(b)) {
+        let owner = key(&chunk[0]);
+        let (mut tcp_ports, mut udp_ports, mut established, mut close_wait) = (0, 0, 0, 0);
+        let mut last = None;
+        for h in chunk {
+            if pool.contains(h.port) && last != Some((h.udp, h.port)) {
+                if h.udp {
+                    udp_ports += 1;
+                } else {
+                    tcp_ports += 1;
+                }
+                last = Some((h.udp, h.port));
+            }
+            if !h.udp {
+                established += u32::from(h.state == tcp_state::ESTABLISHED);
+                close_wait += u32::from(h.state == tcp_state::CLOSE_WAIT);
+            }
+        }
+        if tcp_ports + udp_ports + established + close_wait == 0 {
+            continue;
+        }
+        let (pid, comm, uid) = match owners.processes.get(owner) {
             Some(p) => (Some(p.pid), p.comm.clone(), Some(p.uid)),
-            None if key == kernel => (None, KERNEL.to_string(), None),
+            None if owner == kernel => (None, KERNEL.to_string(), None),
             None => (None, NOT_VISIBLE.to_string(), None),
         };
         out.push(ProcessUse {
@@ -169,12 +210,15 @@ fn processes(rows: &[(u32, bool, u16)], pool: &PortSet, owners: &Owners) -> Vec<
             uid,
             tcp_ports,
             udp_ports,
+            established,
+            close_wait,
         });
     }
-    out.sort_by(|a, b| {
-        (b.tcp_ports + b.udp_ports)
-            .cmp(&(a.tcp_ports + a.udp_ports))
-            .then(a.pid.cmp(&b.pid))
-    });
+    let by = |p: &ProcessUse| match sort {
+        Sort::Ports => p.tcp_ports + p.udp_ports,
+        Sort::CloseWait => p.close_wait,
+        Sort::Established => p.established,
+    };
+    out.sort_by(|a, b| by(b).cmp(&by(a)).then(a.pid.cmp(&b.pid)));
     out
 }

@@ -6,6 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 
+use conntrend::diag::Protocols;
 use conntrend::sampler::Sampler;
 
 use crate::netns::with_netns;
@@ -56,11 +57,11 @@ fn sample_allocations(pairs: usize) -> (u64, u64) {
             others.extend((0..pairs / 2).map(|_| UdpSocket::bind(addr).unwrap()));
             drop(listener); // its accepted connections stay established
         }
-        let mut sampler = Sampler::new(true, true, false).unwrap();
-        sampler.take().unwrap(); // warm: first-use allocations are not per sample
+        let mut sampler = Sampler::open(Protocols::ALL).unwrap();
+        sampler.take(0, &mut ()).unwrap(); // warm: first-use allocations are not per sample
         let mut sockets = 0;
         let n = allocations_during(|| {
-            sampler.take().unwrap();
+            sampler.take(0, &mut ()).unwrap();
             sockets = sampler.tally().sockets;
         });
         eprintln!("{sockets} sockets: {n} allocations in one sample");

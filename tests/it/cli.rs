@@ -47,13 +47,17 @@ fn range_init() -> String {
     format!("{}-{}", v[0], v[1])
 }
 
-/// The exact CSV header line SPEC.md prescribes.
+/// The exact CSV header line the README prescribes (`duration` empty: no duration field, as
+/// when a count alone ends the run).
 fn header(sampling: u64, duration: &str, count: Option<u64>) -> String {
     let count = count.map(|c| format!("  count={c}")).unwrap_or_default();
+    let duration = if duration.is_empty() {
+        String::new()
+    } else {
+        format!("  duration={duration}")
+    };
     let range = range_init();
-    format!(
-        "# conntrend 0.1.0  sampling={sampling}s  duration={duration}{count}  range_init={range}"
-    )
+    format!("# conntrend 0.1.0  sampling={sampling}s{duration}{count}  range_init={range}")
 }
 
 /// Waits for `child` at most `limit`; kills it and returns `None` when it is still running then.
@@ -257,7 +261,7 @@ fn csv_exact_shape_and_three_samples_in_three_seconds() {
 #[test]
 fn count_limits_the_run_and_shows_in_the_header() {
     let (_, csv, d) = csv_ok(&["-i", "1", "-c", "2"]);
-    assert_eq!(csv.header, header(1, "60s", Some(2)), "\n{d}");
+    assert_eq!(csv.header, header(1, "", Some(2)), "\n{d}");
     assert_eq!(csv.samples.len(), 2, "\n{d}");
     assert_eq!(csv.summary["elapsed_sec"], Some(1), "\n{d}");
     check_consistency(&csv.samples, &csv.summary, true, true, &d);
@@ -269,7 +273,7 @@ fn count_limits_the_run_and_shows_in_the_header() {
     assert!(csv.summary["elapsed_sec"] <= Some(1), "\n{d}");
 
     let (_, csv, d) = csv_ok(&["-i", "1", "-d", "0", "-c", "1"]);
-    assert_eq!(csv.header, header(1, "unlimited", Some(1)), "\n{d}");
+    assert_eq!(csv.header, header(1, "", Some(1)), "\n{d}");
     assert_eq!(csv.samples.len(), 1, "\n{d}");
 }
 

@@ -198,7 +198,7 @@ fn check(
 /// `conntrend -c 1 <args>` in this namespace, checked in CSV and in JSON against `want`.
 fn snapshot_both(ns: &NetNs, args: &[&str], protocol: &str, want: &Row) {
     // Header fields other than range_init belong to cli.rs; here: the namespace's range.
-    let head = "# conntrend 0.1.0  sampling=5s  duration=60s  count=1  ";
+    let head = "# conntrend 0.1.0  sampling=5s  count=1  ";
     let tail = format!("  range_init={LO}-{HI}");
     for json in [false, true] {
         let mut cmd = conntrend();

@@ -213,7 +213,7 @@ fn sample_other(flag: &str, arg: &str, path: &str, range: &str, c: [u64; 11], w:
         "host range"
     );
     let (out, d) = ct(conntrend(), &["-c", "1", flag, arg], false);
-    let head = format!("# conntrend 0.1.0  sampling=5s  duration=60s  count=1  netns={path}");
+    let head = format!("# conntrend 0.1.0  sampling=5s  count=1  netns={path}");
     assert_eq!(out.header, format!("{head}  range_init={range}"), "\n{d}");
     assert_eq!(out.columns, COLUMNS, "\n{d}");
     assert_eq!(

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use conntrend::diag::{Replay, walk};
+use conntrend::diag::{Protocols, Replay, walk};
 use conntrend::pool::PoolReader;
 use conntrend::sample::Sample;
 use conntrend::sampler::Sampler;
@@ -25,8 +25,8 @@ fn fold(name: &str) -> Sample {
         dir.join("ip_local_port_range.txt"),
         dir.join("ip_local_reserved_ports.txt"),
     );
-    let mut sampler = Sampler::with_source(replay, reader, true, true, false).unwrap();
-    sampler.take().unwrap()
+    let mut sampler = Sampler::with_source(replay, reader, Protocols::ALL).unwrap();
+    sampler.take(0, &mut ()).unwrap()
 }
 
 /// (state, local port) of every socket in an `ss -tanH`/`ss -uanH` listing.

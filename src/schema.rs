@@ -1,0 +1,466 @@
+//! The one description of what conntrend writes: every column a sample can carry and every summary
+//! field, in output order, each with the group (flag) that adds it, a one-line meaning and how to
+//! read its value. The CSV and JSON writers, the header's column list, `--help` and the README
+//! check all read these tables, so a new column group is one entry here plus its fold.
+
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::dst::Dst;
+use crate::sample::Sample;
+use crate::summary::Summary;
+
+/// A set of columns that a flag adds (or that every run has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// The columns every run has.
+    Base,
+    /// `--time iso`: the sample time as ISO-8601 UTC beside `epoch_ms`.
+    Time,
+    /// `--dst`: the busiest destination.
+    Dst,
+}
+
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Base, Group::Time, Group::Dst];
+
+    /// The flag that adds the group; `None` for the base columns.
+    pub fn flag(self) -> Option<&'static str> {
+        match self {
+            Group::Base => None,
+            Group::Time => Some("--time iso"),
+            Group::Dst => Some("--dst"),
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The groups a run writes. The base columns are always in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Groups(u8);
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups(Group::Base.bit())
+    }
+}
+
+impl Groups {
+    /// This set and `group`.
+    pub fn with(self, group: Group) -> Groups {
+        Groups(self.0 | group.bit())
+    }
+
+    /// This set and `group` when `on`.
+    pub fn with_if(self, group: Group, on: bool) -> Groups {
+        if on { self.with(group) } else { self }
+    }
+
+    pub fn contains(self, group: Group) -> bool {
+        self.0 & group.bit() != 0
+    }
+}
+
+/// One field's value in a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// Not measured: an empty CSV field, JSON `null`.
+    Null,
+    U64(u64),
+    /// A destination, `10.1.2.3:443` or `[2001:db8::1]:443`.
+    Dst(Dst),
+    /// Milliseconds since the Unix epoch, written as ISO-8601 UTC (`2026-11-25T03:04:05.123Z`).
+    Iso(u64),
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        Value::U64(v)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Value {
+        Value::U64(v.into())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl From<Dst> for Value {
+    fn from(v: Dst) -> Value {
+        Value::Dst(v)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::U64(v) => write!(f, "{v}"),
+            Value::Dst(d) => write!(f, "{d}"),
+            Value::Iso(ms) => write_iso(f, *ms),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_none(),
+            Value::U64(v) => s.serialize_u64(*v),
+            Value::Dst(_) | Value::Iso(_) => s.collect_str(self),
+        }
+    }
+}
+
+/// One column or summary field.
+pub struct Field<T> {
+    pub name: &'static str,
+    pub group: Group,
+    /// What it counts, in one line (`--help`; the README explains at length).
+    pub meaning: &'static str,
+    pub get: fn(&T) -> Value,
+}
+
+/// Every column a sample can carry, in output order.
+pub static COLUMNS: &[Field<Sample>] = &[
+    Field {
+        name: "epoch_ms",
+        group: Group::Base,
+        meaning: "time of the sample, ms since the Unix epoch",
+        get: |s| s.epoch_ms.into(),
+    },
+    Field {
+        name: "time",
+        group: Group::Time,
+        meaning: "the same time as ISO-8601 UTC",
+        get: |s| Value::Iso(s.epoch_ms),
+    },
+    Field {
+        name: "total_port",
+        group: Group::Base,
+        meaning: "ports in the pool: ip_local_port_range minus reserved ports",
+        get: |s| s.total_port.into(),
+    },
+    Field {
+        name: "used",
+        group: Group::Base,
+        meaning: "distinct pool ports held by TCP or UDP sockets",
+        get: |s| s.used.into(),
+    },
+    Field {
+        name: "free",
+        group: Group::Base,
+        meaning: "total_port - used",
+        get: |s| s.free.into(),
+    },
+    Field {
+        name: "udp_used",
+        group: Group::Base,
+        meaning: "distinct pool ports held by UDP sockets",
+        get: |s| s.udp_used.into(),
+    },
+    Field {
+        name: "tcp_used",
+        group: Group::Base,
+        meaning: "distinct pool ports held by TCP sockets, any state",
+        get: |s| s.tcp_used.into(),
+    },
+    Field {
+        name: "time_wait",
+        group: Group::Base,
+        meaning: "TCP sockets in TIME_WAIT",
+        get: |s| s.time_wait.into(),
+    },
+    Field {
+        name: "estab",
+        group: Group::Base,
+        meaning: "TCP sockets in ESTABLISHED",
+        get: |s| s.estab.into(),
+    },
+    Field {
+        name: "syn",
+        group: Group::Base,
+        meaning: "TCP sockets in SYN_SENT or SYN_RECV",
+        get: |s| s.syn.into(),
+    },
+    Field {
+        name: "close_wait",
+        group: Group::Base,
+        meaning: "TCP sockets in CLOSE_WAIT",
+        get: |s| s.close_wait.into(),
+    },
+    Field {
+        name: "last_ack",
+        group: Group::Base,
+        meaning: "TCP sockets in LAST_ACK",
+        get: |s| s.last_ack.into(),
+    },
+    Field {
+        name: "fin_wait",
+        group: Group::Base,
+        meaning: "TCP sockets in FIN_WAIT1 or FIN_WAIT2",
+        get: |s| s.fin_wait.into(),
+    },
+    Field {
+        name: "worst_dst",
+        group: Group::Dst,
+        meaning: "the destination toward which the most pool ports are used",
+        get: |s| s.dst.and_then(|d| d.worst_dst).into(),
+    },
+    Field {
+        name: "worst_dst_used",
+        group: Group::Dst,
+        meaning: "distinct pool ports used toward it",
+        get: |s| s.dst.and_then(|d| d.worst_dst_used).into(),
+    },
+    Field {
+        name: "worst_dst_free",
+        group: Group::Dst,
+        meaning: "pool ports still usable toward it",
+        get: |s| s.dst.and_then(|d| d.worst_dst_free).into(),
+    },
+];
+
+/// Every summary field, in output order.
+pub static SUMMARY: &[Field<Summary>] = &[
+    Field {
+        name: "start_ms",
+        group: Group::Base,
+        meaning: "start of the run, ms since the Unix epoch",
+        get: |s| s.start_ms.into(),
+    },
+    Field {
+        name: "end_ms",
+        group: Group::Base,
+        meaning: "end of the run",
+        get: |s| s.end_ms.into(),
+    },
+    Field {
+        name: "elapsed_sec",
+        group: Group::Base,
+        meaning: "run time, whole seconds",
+        get: |s| s.elapsed_sec.into(),
+    },
+    Field {
+        name: "samples",
+        group: Group::Base,
+        meaning: "data lines written",
+        get: |s| s.samples.into(),
+    },
+    Field {
+        name: "peak_used",
+        group: Group::Base,
+        meaning: "largest used",
+        get: |s| s.peak_used.into(),
+    },
+    Field {
+        name: "peak_time_wait",
+        group: Group::Base,
+        meaning: "largest time_wait",
+        get: |s| s.peak_time_wait.into(),
+    },
+    Field {
+        name: "min_free",
+        group: Group::Base,
+        meaning: "smallest free",
+        get: |s| s.min_free.into(),
+    },
+    Field {
+        name: "min_total_port",
+        group: Group::Base,
+        meaning: "smallest pool size",
+        get: |s| s.min_total_port.into(),
+    },
+    Field {
+        name: "max_total_port",
+        group: Group::Base,
+        meaning: "largest pool size",
+        get: |s| s.max_total_port.into(),
+    },
+    Field {
+        name: "peak_dst_used",
+        group: Group::Dst,
+        meaning: "largest worst_dst_used",
+        get: |s| s.peak_dst_used.into(),
+    },
+    Field {
+        name: "peak_dst",
+        group: Group::Dst,
+        meaning: "its destination",
+        get: |s| s.peak_dst.into(),
+    },
+];
+
+/// The fields of `table` a run with `groups` writes.
+pub fn fields<T>(
+    table: &'static [Field<T>],
+    groups: Groups,
+) -> impl Iterator<Item = &'static Field<T>> {
+    table.iter().filter(move |f| groups.contains(f.group))
+}
+
+/// The names of the columns a run with `groups` writes.
+pub fn column_names(groups: Groups) -> Vec<&'static str> {
+    fields(COLUMNS, groups).map(|f| f.name).collect()
+}
+
+/// One sample or summary as a flat object of its fields, in order (JSON), or as values (CSV).
+pub struct Row<'a, T: 'static> {
+    pub table: &'static [Field<T>],
+    pub groups: Groups,
+    pub item: &'a T,
+}
+
+impl<T> Row<'_, T> {
+    /// (name, value) of every field written, in order.
+    pub fn values(&self) -> impl Iterator<Item = (&'static str, Value)> + '_ {
+        fields(self.table, self.groups).map(|f| (f.name, (f.get)(self.item)))
+    }
+}
+
+impl<T> Serialize for Row<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (name, value) in self.values() {
+            map.serialize_entry(name, &value)?;
+        }
+        map.end()
+    }
+}
+
+/// The columns and their groups for `--help`, from the table.
+pub fn help() -> String {
+    let mut out = String::from("Columns (see the README for what each one counts):\n");
+    for group in Group::ALL {
+        let names: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|f| f.group == group)
+            .map(|f| f.name)
+            .collect();
+        match group.flag() {
+            None => out += &format!("  {}\n", names.join(",")),
+            Some(flag) => out += &format!("  {flag} adds {}\n", names.join(",")),
+        }
+    }
+    out += "A field that was not sampled is empty (CSV) or null (JSON).";
+    out
+}
+
+/// ISO-8601 UTC with milliseconds, from ms since the epoch (proleptic Gregorian calendar).
+fn write_iso(f: &mut fmt::Formatter<'_>, epoch_ms: u64) -> fmt::Result {
+    let (secs, ms) = (epoch_ms / 1000, epoch_ms % 1000);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    write!(
+        f,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(Value::Iso(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Value::Iso(1_750_906_800_123).to_string(),
+            "2025-06-26T03:00:00.123Z"
+        );
+        // 2024 is a leap year: the day after Feb 28 is Feb 29.
+        assert_eq!(
+            Value::Iso(1_709_164_800_000).to_string(),
+            "2024-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            Value::Iso(1_735_689_599_999).to_string(),
+            "2024-12-31T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_groups_filter() {
+        let all = Groups::default().with(Group::Time).with(Group::Dst);
+        let mut names = column_names(all);
+        names.extend(fields(SUMMARY, all).map(|f| f.name));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a name is used twice");
+        assert_eq!(column_names(Groups::default()).len(), 12);
+        assert_eq!(column_names(Groups::default().with(Group::Time))[1], "time");
+    }
+
+    /// Every column and summary field has a row in the README's tables, and every name in those
+    /// tables is one the program writes.
+    #[test]
+    fn readme_tables_list_exactly_the_schema() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let mut documented: Vec<String> = Vec::new();
+        let mut in_table = false;
+        for line in readme.lines() {
+            if line.starts_with("| column |") || line.starts_with("| summary field |") {
+                in_table = true;
+                continue;
+            }
+            if !line.starts_with('|') {
+                in_table = false;
+                continue;
+            }
+            if !in_table || line.starts_with("|---") {
+                continue;
+            }
+            let first = line.split('|').nth(1).unwrap_or_default();
+            documented.extend(first.split('`').skip(1).step_by(2).map(str::to_string));
+        }
+        documented.sort();
+        documented.dedup();
+        let mut written: Vec<String> = COLUMNS
+            .iter()
+            .map(|f| f.name)
+            .chain(SUMMARY.iter().map(|f| f.name))
+            .map(str::to_string)
+            .collect();
+        written.sort();
+        assert_eq!(documented, written);
+    }
+
+    #[test]
+    fn help_lists_every_column_once() {
+        let help = help();
+        let tokens: Vec<&str> = help.split([',', ' ', '\n']).collect();
+        for f in COLUMNS {
+            let n = tokens.iter().filter(|t| **t == f.name).count();
+            assert_eq!(n, 1, "{}\n{help}", f.name);
+        }
+    }
+}

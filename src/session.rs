@@ -1,0 +1,33 @@
+//! The one setup path every mode shares: the stop signal first (so a signal during setup is not
+//! lost), then the network namespace, then the sampler with its netlink socket opened inside it.
+//! Modes bring their own visitors to the sampler's pass; nothing here knows about them.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::diag::Protocols;
+use crate::netns;
+use crate::sampler::Sampler;
+use crate::signal;
+
+pub struct Session {
+    pub sampler: Sampler,
+    /// The namespace sampled as the header names it, when not the caller's own.
+    pub netns: Option<String>,
+}
+
+impl Session {
+    /// Sets up a run in the namespace at `netns` (or our own) sampling `protocols`.
+    pub fn start(netns: Option<&Path>, protocols: Protocols) -> Result<Session> {
+        signal::install()?;
+        if let Some(path) = netns {
+            netns::enter(path)?;
+        }
+        let sampler = Sampler::open(protocols)?;
+        Ok(Session {
+            sampler,
+            netns: netns.map(|p| p.display().to_string()),
+        })
+    }
+}
