@@ -199,23 +199,11 @@ mod tests {
     use crate::pool::Pool;
 
     fn rec(state: u8, sport: u16, dst: [u8; 4], dport: u16) -> [u8; 72] {
-        let mut r = [0u8; 72];
-        r[0] = libc::AF_INET as u8;
-        r[1] = state;
-        r[4..6].copy_from_slice(&sport.to_be_bytes());
-        r[6..8].copy_from_slice(&dport.to_be_bytes());
-        r[24..28].copy_from_slice(&dst);
-        r
+        crate::diag::raw_record(state, sport, Ipv4Addr::from(dst), dport)
     }
 
     fn v6rec(sport: u16, dst: [u8; 16], dport: u16) -> [u8; 72] {
-        let mut r = [0u8; 72];
-        r[0] = libc::AF_INET6 as u8;
-        r[1] = tcp_state::ESTABLISHED;
-        r[4..6].copy_from_slice(&sport.to_be_bytes());
-        r[6..8].copy_from_slice(&dport.to_be_bytes());
-        r[24..40].copy_from_slice(&dst);
-        r
+        crate::diag::raw_record(tcp_state::ESTABLISHED, sport, Ipv6Addr::from(dst), dport)
     }
 
     fn pool() -> Pool {

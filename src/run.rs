@@ -150,3 +150,6 @@ pub fn is_reader_gone(err: &anyhow::Error, tty: bool) -> bool {
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     is_reader_gone(err, false)
 }
+
+#[cfg(test)]
+mod tests;

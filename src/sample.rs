@@ -135,11 +135,7 @@ mod tests {
     use super::*;
 
     fn rec(state: u8, port: u16) -> [u8; 72] {
-        let mut r = [0u8; 72];
-        r[0] = libc::AF_INET as u8;
-        r[1] = state;
-        r[4..6].copy_from_slice(&port.to_be_bytes());
-        r
+        crate::diag::raw_record(state, port, std::net::Ipv4Addr::UNSPECIFIED, 0)
     }
 
     fn fold(items: &[(Protocol, u8, u16)]) -> Tally {

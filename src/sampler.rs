@@ -215,9 +215,18 @@ mod tests {
         assert_eq!(first.time_wait, full.time_wait);
         assert!(first.used < full.used, "UDP-only ports no longer counted");
         // Later samples no longer ask for UDP: one TCP dump each (both families at once).
+        let events: Vec<Event> = s.events().collect();
+        assert!(
+            matches!(&events[0], Event::ProtocolDropped(Protocol::Udp, why) if why.contains("ENOENT")),
+            "{events:?}"
+        );
         let before = s.source().dumps;
         assert_eq!(s.take(1, &mut ()).unwrap().udp_used, None);
         assert_eq!(s.source().dumps - before, 1);
+        assert!(
+            !s.events().any(|e| matches!(e, Event::ProtocolDropped(..))),
+            "said once"
+        );
     }
 
     #[test]
@@ -291,6 +300,27 @@ mod tests {
         let before = s.source().dumps;
         let kept = s.take(1, &mut ()).unwrap();
         assert_eq!(s.source().dumps - before, 9);
+        let retries: Vec<Event> = s
+            .events()
+            .filter(|e| matches!(e, Event::Interrupted { .. }))
+            .collect();
+        assert_eq!(
+            retries,
+            [
+                Event::Interrupted {
+                    attempt: 1,
+                    retrying: true
+                },
+                Event::Interrupted {
+                    attempt: 2,
+                    retrying: true
+                },
+                Event::Interrupted {
+                    attempt: 3,
+                    retrying: false
+                },
+            ]
+        );
         assert_eq!(
             kept.tcp_used, clean.tcp_used,
             "counts of one attempt, not accumulated"

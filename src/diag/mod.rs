@@ -10,6 +10,8 @@ mod socket;
 mod walk;
 
 pub use error::DiagError;
+#[cfg(test)]
+pub use record::raw_record;
 pub use record::{RECORD_LEN, Record};
 pub use replay::Replay;
 pub use socket::{DiagSocket, DumpEnd};

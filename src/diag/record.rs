@@ -77,6 +77,32 @@ impl<'a> Record<'a> {
     }
 }
 
+/// The raw bytes of a record, for unit tests: an IPv4 or IPv6 socket (by the peer's address
+/// family) in `state`, local port `sport`, peer `peer`:`dport`, local address unspecified.
+#[cfg(test)]
+pub fn raw_record(
+    state: u8,
+    sport: u16,
+    peer: impl Into<std::net::IpAddr>,
+    dport: u16,
+) -> [u8; RECORD_LEN] {
+    let mut raw = [0u8; RECORD_LEN];
+    raw[STATE] = state;
+    raw[SPORT..SPORT + 2].copy_from_slice(&sport.to_be_bytes());
+    raw[DPORT..DPORT + 2].copy_from_slice(&dport.to_be_bytes());
+    match peer.into() {
+        std::net::IpAddr::V4(a) => {
+            raw[FAMILY] = libc::AF_INET as u8;
+            raw[DST..DST + 4].copy_from_slice(&a.octets());
+        }
+        std::net::IpAddr::V6(a) => {
+            raw[FAMILY] = libc::AF_INET6 as u8;
+            raw[DST..DST + 16].copy_from_slice(&a.octets());
+        }
+    }
+    raw
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,12 +102,8 @@ mod tests {
         m
     }
 
-    fn record(state: u8, port: u16) -> Vec<u8> {
-        let mut r = vec![0u8; 72];
-        r[0] = libc::AF_INET as u8;
-        r[1] = state;
-        r[4..6].copy_from_slice(&port.to_be_bytes());
-        r
+    fn record(state: u8, port: u16) -> [u8; 72] {
+        super::super::raw_record(state, port, std::net::Ipv4Addr::UNSPECIFIED, 0)
     }
 
     fn ports(datagram: &[u8], seq: u32) -> (Result<Walk, DiagError>, Vec<u16>, bool) {
