@@ -300,6 +300,14 @@ mod tests {
     }
 
     #[test]
+    fn every_mode_has_a_version_flag() {
+        for args in [&["-V"][..], &["top", "-V"]] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion, "{args:?}");
+        }
+    }
+
+    #[test]
     fn help_shows_columns_examples_and_exit_codes() {
         let help = command().render_long_help().to_string();
         for want in [
