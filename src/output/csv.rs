@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::{RunInfo, TimelineWriter};
 use crate::sample::Sample;
-use crate::schema::{COLUMNS, Groups, Row, SUMMARY};
+use crate::schema::{COLUMNS, Field, Groups, Row, SUMMARY};
 use crate::summary::Summary;
 
 pub struct CsvWriter {
@@ -67,35 +67,41 @@ impl TimelineWriter for CsvWriter {
 
     fn sample(&mut self, sample: &Sample) -> io::Result<()> {
         self.line.clear();
-        let row = Row {
-            table: COLUMNS,
-            groups: self.groups,
-            item: sample,
-        };
-        for (i, (_, value)) in row.values().enumerate() {
-            if i > 0 {
-                self.line.push(',');
-            }
-            let _ = write!(self.line, "{value}");
-        }
+        push_fields(&mut self.line, COLUMNS, self.groups, sample, false);
         self.emit()
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
         self.line.clear();
         self.line.push_str("#\n# summary: ");
-        let row = Row {
-            table: SUMMARY,
-            groups: self.groups,
-            item: summary,
-        };
-        for (i, (name, value)) in row.values().enumerate() {
-            if i > 0 {
-                self.line.push(',');
-            }
-            let _ = write!(self.line, "{name}={value}");
-        }
+        push_fields(&mut self.line, SUMMARY, self.groups, summary, true);
         self.emit()
+    }
+}
+
+/// The fields of `item` written by a run with `groups`, comma-separated: `value` (a row) or
+/// `name=value` (the summary).
+fn push_fields<T>(
+    line: &mut String,
+    table: &'static [Field<T>],
+    groups: Groups,
+    item: &T,
+    named: bool,
+) {
+    let row = Row {
+        table,
+        groups,
+        item,
+    };
+    for (i, (name, value)) in row.values().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        let _ = if named {
+            write!(line, "{name}={value}")
+        } else {
+            write!(line, "{value}")
+        };
     }
 }
 
