@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-const EXAMPLES: &str = "\
+pub const EXAMPLES: &str = "\
 Examples:
   conntrend -i 5 -d 60                  a sample every 5 s for a minute, CSV on stdout
   conntrend -i 1 -d 0 -o ports.csv      every second until Ctrl-C, appended to ports.csv
@@ -16,12 +16,12 @@ Examples:
   conntrend top                         who holds the ports, once
   conntrend top -i 2 --sort close_wait  refreshed every 2 s, processes by CLOSE_WAIT";
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes: 0 the run ended normally (duration, count, SIGINT/SIGTERM/SIGHUP, or the reader of the
 output went away); 1 a runtime failure (output cannot be opened or written, netlink dump failed);
 2 bad command-line input.";
 
-const TOP_EXAMPLES: &str = "\
+pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
   sudo conntrend top -n 20              20 rows per table, every process visible
@@ -44,6 +44,10 @@ pub struct Cli {
 
     #[command(flatten)]
     pub sample: SampleArgs,
+
+    /// Write a man page or a shell completion script to standard output, for packagers
+    #[arg(long, value_enum, value_name = "KIND", hide = true, exclusive = true)]
+    pub generate: Option<GenerateArg>,
 }
 
 /// The whole command line as clap knows it, with the help texts that are built rather than
@@ -187,6 +191,18 @@ pub struct TopArgs {
     pub ns: NsArgs,
 }
 
+/// `--generate` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateArg {
+    /// conntrend.1
+    Man,
+    /// conntrend-top.1
+    ManTop,
+    CompleteBash,
+    CompleteZsh,
+    CompleteFish,
+}
+
 /// `-p` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProtocolArg {
@@ -303,7 +319,11 @@ mod tests {
     fn every_mode_has_a_version_flag() {
         for args in [&["-V"][..], &["top", "-V"]] {
             let err = parse(args).unwrap_err();
-            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion, "{args:?}");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayVersion,
+                "{args:?}"
+            );
         }
     }
 

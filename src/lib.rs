@@ -6,6 +6,7 @@ pub mod config;
 pub mod diag;
 pub mod dst;
 pub mod fold;
+pub mod generate;
 pub mod netns;
 pub mod output;
 pub mod pool;

@@ -14,6 +14,15 @@ fn main() -> ExitCode {
     let matches = cli::command().get_matches();
     let parsed = Cli::from_arg_matches(&matches).map_err(|e| e.exit());
     let Ok(cli) = parsed;
+    if let Some(kind) = cli.generate {
+        return match conntrend::generate::generate(kind, &mut std::io::stdout().lock()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                reporter::say(&format!("cannot write to standard output: {e}"));
+                ExitCode::from(1)
+            }
+            _ => ExitCode::SUCCESS,
+        };
+    }
     let action = match Action::from_cli(cli) {
         Ok(action) => action,
         Err(msg) => cli::command().error(ErrorKind::ValueValidation, msg).exit(),

@@ -6,6 +6,7 @@ mod cli;
 mod columns;
 mod dst;
 mod fixtures;
+mod generate;
 mod netns;
 mod top;
 mod util;
