@@ -9,6 +9,17 @@ use conntrend::cli::{self, Cli};
 use conntrend::config::Action;
 use conntrend::reporter;
 
+/// Runs before Rust's runtime replaces a closed standard output with /dev/null, so that
+/// `conntrend >&-` is an error rather than a silent success.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = {
+    extern "C" fn note() {
+        conntrend::sink::note_stdout_at_startup();
+    }
+    note
+};
+
 fn main() -> ExitCode {
     // clap prints its own one-line error with a usage hint and exits 2 (0 for --help/--version).
     let matches = cli::command().get_matches();

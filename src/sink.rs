@@ -12,6 +12,8 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -23,6 +25,28 @@ use crate::signal;
 const LAST_WORDS: Duration = Duration::from_secs(1);
 /// How often a wait for a FIFO's reader looks again.
 const FIFO_RETRY: Duration = Duration::from_millis(100);
+
+/// Set when standard output was closed at startup (`conntrend >&-`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Records that standard output was closed when the process started (`conntrend >&-`). Rust's
+/// runtime reopens closed standard descriptors on /dev/null before `main`, so this must be called
+/// earlier, from a constructor (see main.rs); it only reads the descriptor's flags.
+pub fn note_stdout_at_startup() {
+    // SAFETY: F_GETFD only asks whether the descriptor is open.
+    if unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED.store(true, Ordering::SeqCst);
+    }
+}
+
+/// An error if standard output was closed at startup: writing "successfully" into nothing would
+/// lose the data without a word.
+pub fn check_stdout_open() -> io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::SeqCst) {
+        return Err(io::Error::other("standard output is closed"));
+    }
+    Ok(())
+}
 
 /// The output descriptor and how to write it.
 pub struct Sink {
@@ -58,6 +82,7 @@ impl std::error::Error for Stalled {}
 impl Sink {
     /// Standard output. An error if it is closed (`>&-`): a silent success would lose the data.
     pub fn stdout() -> io::Result<Sink> {
+        check_stdout_open()?;
         let out = io::stdout();
         let flags = fcntl(out.as_fd(), FcntlArg::F_GETFL)
             .map_err(|_| io::Error::other("standard output is closed"))?;

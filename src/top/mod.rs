@@ -22,6 +22,7 @@ pub use report::{Report, build};
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
 pub fn run(config: &TopConfig) -> Result<()> {
+    crate::sink::check_stdout_open().context("cannot write the report")?;
     let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), Protocols::ALL)?;
     let mut out = io::stdout().lock();
     let refresh_in_place = config.refresh.is_some() && !config.json && io::stdout().is_terminal();

@@ -8,5 +8,6 @@ mod dst;
 mod fixtures;
 mod generate;
 mod netns;
+mod reliability;
 mod top;
 mod util;
