@@ -2,7 +2,7 @@
 //! CSV and JSON Lines shapes, run length (-i/-d/-c), -p, signals, broken pipes, -o, -v, --help/-V.
 //! These tests check behaviour and internal consistency, never socket counts or speed.
 
-use crate::util::{COLUMNS, CsvStream, Row, Run, conntrend, parse_csv, parse_json};
+use crate::util::{COLUMNS, Stream, Row, Run, conntrend, parse_csv, parse_json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -108,7 +108,7 @@ fn read_all(r: &mut impl Read) -> Vec<u8> {
 }
 
 /// Runs, expects exit 0 and an empty stderr, and parses the CSV.
-fn csv_ok(args: &[&str]) -> (Run, CsvStream, String) {
+fn csv_ok(args: &[&str]) -> (Run, Stream, String) {
     let r = ct(args);
     let d = r.describe();
     r.expect_code(0);

@@ -221,8 +221,9 @@ fn snapshot_both(ns: &NetNs, args: &[&str], protocol: &str, want: &Row) {
             (j.samples, j.summary)
         } else {
             let c = parse_csv(&run.stdout());
+            let header = c.header.as_str().unwrap();
             assert!(
-                c.header.starts_with(head) && c.header.ends_with(&tail),
+                header.starts_with(head) && header.ends_with(&tail),
                 "{what}"
             );
             assert_eq!(c.columns, COLUMNS, "{what}");

@@ -8,12 +8,13 @@ mod socks;
 
 use std::process::Command;
 
-use socket2::{Socket, Type};
+use socket2::Type;
 
 use crate::netns::mix::Mix;
-use crate::netns::{NetNs, Pool, park_netns, with_netns, with_netns_at};
+use crate::netns::{NetNs, Pool, park_netns, with_netns};
 use crate::util::{COLUMNS, conntrend, run};
-use out::{Worst, check_dst, counts, ct, parse_csv, parse_json, snapshot, want_counts};
+use out::{Worst, check_dst, counts, ct, snapshot, want_counts};
+use crate::util::{parse_csv, parse_json};
 use socks::{Socks, sa, sock, worst};
 
 /// 40000-40999 minus 40010-40019: 990 ports.
@@ -50,10 +51,9 @@ fn dst_counts_distinct_pool_ports_per_destination_and_explicit_binds_once() {
         assert_eq!(want, Some((A.to_string(), 300, 690)), "the calculator");
         snapshot(&want, m.built.tcp_used(&pool));
         let (out, d) = ct(conntrend(), &["-c", "1", "--dst"], false);
-        let tw = out.samples[0]["time_wait"].clone();
         assert_eq!(
-            tw,
-            Some("20".into()),
+            out.samples[0]["time_wait"],
+            Some(20),
             "the TIME_WAIT clients were there\n{d}"
         );
 
@@ -206,13 +206,20 @@ fn dst_fields_empty_without_destinations_and_columns_unchanged_without_flag() {
 /// in CSV without `--dst` and in JSON with it; checks the header names `path` and the range
 /// `lo-hi`, the twelve columns and the worst destination.
 fn sample_other(flag: &str, arg: &str, path: &str, range: &str, c: [u64; 11], w: &Worst) {
-    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
-    assert_ne!(
-        host.split_whitespace().collect::<Vec<_>>().join("-"),
-        range,
-        "host range"
-    );
-    let (out, d) = ct(conntrend(), &["-c", "1", flag, arg], false);
+    sample_other_with(conntrend, flag, arg, path, range, c, w);
+}
+
+/// [`sample_other`] with conntrend started by `cmd`.
+fn sample_other_with(
+    cmd: impl Fn() -> Command,
+    flag: &str,
+    arg: &str,
+    path: &str,
+    range: &str,
+    c: [u64; 11],
+    w: &Worst,
+) {
+    let (out, d) = ct(cmd(), &["-c", "1", flag, arg], false);
     let head = format!("# conntrend 0.1.0  sampling=5s  count=1  netns={path}");
     assert_eq!(out.header, format!("{head}  range_init={range}"), "\n{d}");
     assert_eq!(out.columns, COLUMNS, "\n{d}");
@@ -221,7 +228,7 @@ fn sample_other(flag: &str, arg: &str, path: &str, range: &str, c: [u64; 11], w:
         want_counts(c),
         "left conntrend, right the namespace's mix\n{d}"
     );
-    let (out, d) = ct(conntrend(), &["-c", "1", "--dst", flag, arg], true);
+    let (out, d) = ct(cmd(), &["-c", "1", "--dst", flag, arg], true);
     assert_eq!(out.header["netns"], path, "\n{d}");
     assert_eq!(out.header["range_init"], range, "\n{d}");
     assert_eq!(
@@ -257,28 +264,20 @@ fn netns_path_samples_that_namespace_from_outside() {
     sample_other("--netns", &path, &path, "41000-41099", c, &w);
 }
 
-/// Deletes `ip netns` NAME when dropped, also when the test fails.
-struct NamedNetns(String);
-
-impl Drop for NamedNetns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
+/// A conntrend child that sees `/run/netns/NAME` as the namespace at `target`, in a private
+/// mount namespace with its own tmpfs on /run: the host's /run is never touched.
+fn with_named_netns(name: &str, target: &str) -> Command {
+    let script = "mount -t tmpfs tmpfs /run && mkdir /run/netns && touch \"/run/netns/$1\" \
+                  && mount --bind \"$2\" \"/run/netns/$1\" && shift 2 && exec \"$@\"";
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c", script, "sh"])
+        .args([name, target, env!("CARGO_BIN_EXE_conntrend")]);
+    c
 }
 
 #[test]
 fn netns_name_is_looked_up_under_run_netns() {
-    let name = format!("conntrend-test-{}", std::process::id());
-    let guard = NamedNetns(name.clone());
-    let r = run({
-        let mut c = Command::new("ip");
-        c.args(["netns", "add", &name]);
-        c
-    });
-    assert!(r.output.status.success(), "ip netns add\n{}", r.describe());
-    let path = format!("/run/netns/{name}");
-    // Built from a thread that setns() into it; the sockets are handed back and held here.
-    let held: Vec<Socket> = with_netns_at(&path, |ns| {
+    let parked = park_netns(|ns, park| {
         Pool::new(42000, 42099, "42090-42099").apply(ns);
         let l = sock(Type::STREAM, sa("127.0.0.1:42001"));
         l.listen(16).expect("listen");
@@ -287,16 +286,23 @@ fn netns_name_is_looked_up_under_run_netns() {
         let (s, _) = l.accept().expect("accept");
         let b = sock(Type::STREAM, sa("127.0.0.1:42002"));
         let u = sock(Type::DGRAM, sa("127.0.0.1:42003"));
-        vec![l, c, s, b, u]
+        let held = vec![l, c, s, b, u];
+        park(());
+        drop(held);
     });
+    let name = format!("conntrend-test-{}", std::process::id());
+    let path = format!("/run/netns/{name}");
     // tcp_used 42001, 42002, 42010; estab 2. Destinations 127.0.0.1:42001 (port 42010) and
     // 127.0.0.1:42010 (port 42001), one port each; free 90 - |{42010} ∪ {42001, 42002}| = 87
     // against 90 - |{42001, 42002}| = 88: the tie goes to 127.0.0.1:42001.
     let c = [90, 4, 86, 1, 3, 0, 2, 0, 0, 0, 0];
     let w = Some(("127.0.0.1:42001".to_string(), 1, 87));
-    sample_other("--netns", &name, &path, "42000-42099", c, &w);
-    drop(held);
-    drop(guard);
+    let cmd = || with_named_netns(&name, &parked.path);
+    sample_other_with(cmd, "--netns", &name, &path, "42000-42099", c, &w);
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the host's /run/netns was left alone"
+    );
 }
 
 #[test]

@@ -9,5 +9,6 @@ mod fixtures;
 mod generate;
 mod netns;
 mod reliability;
+mod stream;
 mod top;
 mod util;

@@ -28,48 +28,18 @@ pub struct NetNs {
 /// ::1 usable), and returns its result. Panics in `body` fail the calling test with their message.
 /// Fails loudly, never skips, when the namespace cannot be created.
 pub fn with_netns<T: Send + 'static>(body: impl FnOnce(&NetNs) -> T + Send + 'static) -> T {
-    on_netns_thread(None, body)
-}
-
-/// As [`with_netns`], but the thread joins the existing namespace at `path` (e.g.
-/// `/run/netns/NAME`) with setns(2) instead of creating one.
-pub fn with_netns_at<T: Send + 'static>(
-    path: &str,
-    body: impl FnOnce(&NetNs) -> T + Send + 'static,
-) -> T {
-    on_netns_thread(Some(path.to_string()), body)
-}
-
-fn on_netns_thread<T: Send + 'static>(
-    path: Option<String>,
-    body: impl FnOnce(&NetNs) -> T + Send + 'static,
-) -> T {
     let name = std::thread::current().name().unwrap_or("test").to_string();
     let handle = std::thread::Builder::new()
         .name(format!("{name} [netns]"))
         .spawn(move || {
-            match path {
-                None => {
-                    // SAFETY: unshare(2) takes no pointers; CLONE_NEWNET only moves this thread.
-                    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-                        let err = std::io::Error::last_os_error();
-                        panic!(
-                            "unshare(CLONE_NEWNET) failed: {err}. These tests build sockets in \
-                             private network namespaces and need root (CAP_SYS_ADMIN): run them as \
-                             root, or as a user under `unshare -rn cargo test --test it`."
-                        );
-                    }
-                }
-                Some(path) => {
-                    use std::os::fd::AsRawFd;
-                    let f = std::fs::File::open(&path)
-                        .unwrap_or_else(|e| panic!("open namespace {path}: {e}"));
-                    // SAFETY: a valid fd for the call; CLONE_NEWNET only moves this thread.
-                    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                        let err = std::io::Error::last_os_error();
-                        panic!("setns({path}, CLONE_NEWNET) failed: {err}");
-                    }
-                }
+            // SAFETY: unshare(2) takes no pointers; CLONE_NEWNET only moves this thread.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                let err = std::io::Error::last_os_error();
+                panic!(
+                    "unshare(CLONE_NEWNET) failed: {err}. These tests build sockets in \
+                     private network namespaces and need root (CAP_SYS_ADMIN): run them as \
+                     root, or as a user under `unshare -rn cargo test --test it`."
+                );
             }
             let ns = NetNs {
                 _on_this_thread: PhantomData,
