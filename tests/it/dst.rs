@@ -13,8 +13,8 @@ use socket2::Type;
 use crate::netns::mix::Mix;
 use crate::netns::{NetNs, Pool, park_netns, with_netns};
 use crate::util::{COLUMNS, conntrend, run};
-use out::{Worst, check_dst, counts, ct, snapshot, want_counts};
 use crate::util::{parse_csv, parse_json};
+use out::{Worst, check_dst, counts, ct, snapshot, want_counts};
 use socks::{Socks, sa, sock, worst};
 
 /// 40000-40999 minus 40010-40019: 990 ports.
@@ -270,8 +270,16 @@ fn with_named_netns(name: &str, target: &str) -> Command {
     let script = "mount -t tmpfs tmpfs /run && mkdir /run/netns && touch \"/run/netns/$1\" \
                   && mount --bind \"$2\" \"/run/netns/$1\" && shift 2 && exec \"$@\"";
     let mut c = Command::new("unshare");
-    c.args(["--mount", "--propagation", "private", "sh", "-c", script, "sh"])
-        .args([name, target, env!("CARGO_BIN_EXE_conntrend")]);
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ])
+    .args([name, target, env!("CARGO_BIN_EXE_conntrend")]);
     c
 }
 
