@@ -1,8 +1,10 @@
-//! Socket owners: one scan of /proc/*/fd per report, matching socket inodes to processes. Only
-//! what the caller may read is visible: a non-root user sees their own processes.
+//! Socket owners: one scan of /proc per report, matching socket inodes to processes. Only the
+//! processes of the sampled network namespace have their descriptors read (others cannot hold its
+//! sockets). Only what the caller may read is visible: a non-root user sees their own processes; a
+//! process that exits during the scan is simply gone, not hidden.
 
-use std::collections::HashMap;
 use std::fs;
+use std::io;
 use std::os::unix::fs::MetadataExt;
 
 /// A process that holds sockets.
@@ -16,60 +18,136 @@ pub struct Process {
 /// Socket inode → owning process, from one pass over /proc.
 #[derive(Debug, Default)]
 pub struct Owners {
-    by_inode: HashMap<u32, usize>,
+    /// (socket inode, index into `processes`), sorted by inode.
+    by_inode: Vec<(u32, u32)>,
     pub processes: Vec<Process>,
-    /// Processes whose fd table could not be read (another user's, as non-root).
+    /// Processes that could not be inspected (another user's, as non-root): EACCES/EPERM.
     pub hidden: usize,
+    /// This process runs in a pid namespace below the initial one (a container without
+    /// `--pid host`): sockets' owners may be processes it cannot see at all.
+    pub nested_pid_namespace: bool,
+}
+
+/// What looking at one process gave.
+enum Look<T> {
+    Seen(T),
+    /// It exited meanwhile (ENOENT, ESRCH).
+    Gone,
+    /// We may not look (EACCES, EPERM).
+    Hidden,
+}
+
+fn look<T>(r: io::Result<T>) -> Look<T> {
+    match r {
+        Ok(v) => Look::Seen(v),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+            Look::Hidden
+        }
+        Err(_) => Look::Gone,
+    }
 }
 
 impl Owners {
-    pub fn scan() -> Owners {
-        let mut owners = Owners::default();
+    /// Finds the owners of `wanted` (socket inodes from the dump, sorted, no zeros). Processes of
+    /// the calling thread's network namespace are scanned first; only if some sockets are still
+    /// unowned (a process that made them on a thread in this namespace, or received them) are
+    /// the other processes scanned too.
+    pub fn scan(wanted: &[u32]) -> Owners {
+        let mut owners = Owners {
+            nested_pid_namespace: nested_pid_namespace(),
+            ..Owners::default()
+        };
+        let ours = fs::metadata("/proc/thread-self/ns/net")
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
         let Ok(entries) = fs::read_dir("/proc") else {
             return owners;
         };
+        let mut elsewhere = Vec::new();
+        let mut link = String::new();
         for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
-            let dir = entry.path();
-            let Ok(fds) = fs::read_dir(dir.join("fd")) else {
-                owners.hidden += 1;
-                continue;
-            };
-            let mut index = None;
-            for fd in fds.flatten() {
-                let Some(inode) = fs::read_link(fd.path())
-                    .ok()
-                    .and_then(|t| socket_inode(t.to_str()?))
-                else {
-                    continue;
-                };
-                let i = *index.get_or_insert_with(|| {
-                    let comm = fs::read_to_string(dir.join("comm")).unwrap_or_default();
-                    let uid = fs::metadata(&dir).map(|m| m.uid()).unwrap_or(u32::MAX);
-                    owners.processes.push(Process {
-                        pid,
-                        comm: comm.trim_end().to_string(),
-                        uid,
-                    });
-                    owners.processes.len() - 1
-                });
-                // A socket shared after fork() goes to the first process seen holding it.
-                owners.by_inode.entry(inode).or_insert(i);
+            // Where the namespace cannot be looked at, the descriptors decide.
+            match look(fs::metadata(format!("/proc/{pid}/ns/net"))) {
+                Look::Seen(m) if Some((m.dev(), m.ino())) != ours => elsewhere.push(pid),
+                Look::Gone => {}
+                Look::Seen(_) | Look::Hidden => owners.scan_process(pid, wanted, &mut link),
             }
+        }
+        owners.settle();
+        if owners.by_inode.len() < wanted.len() {
+            for pid in elsewhere {
+                owners.scan_process(pid, wanted, &mut link);
+            }
+            owners.settle();
         }
         owners
     }
 
+    /// Records which of `wanted` process `pid` holds.
+    fn scan_process(&mut self, pid: u32, wanted: &[u32], link: &mut String) {
+        let dir = format!("/proc/{pid}");
+        let fds = match look(fs::read_dir(format!("{dir}/fd"))) {
+            Look::Seen(fds) => fds,
+            Look::Gone => return,
+            Look::Hidden => {
+                self.hidden += 1;
+                return;
+            }
+        };
+        let mut index = None;
+        for fd in fds.flatten() {
+            let Ok(target) = fs::read_link(fd.path()) else {
+                continue;
+            };
+            link.clear();
+            link.push_str(&target.to_string_lossy());
+            let Some(inode) = socket_inode(link) else {
+                continue;
+            };
+            if wanted.binary_search(&inode).is_err() {
+                continue;
+            }
+            let i = *index.get_or_insert_with(|| {
+                let comm = fs::read_to_string(format!("{dir}/comm")).unwrap_or_default();
+                let uid = fs::metadata(&dir).map(|m| m.uid()).unwrap_or(u32::MAX);
+                self.processes.push(Process {
+                    pid,
+                    comm: comm.trim_end().to_string(),
+                    uid,
+                });
+                (self.processes.len() - 1) as u32
+            });
+            self.by_inode.push((inode, i));
+        }
+    }
+
+    /// Sorts the inode list. A socket shared after fork() goes to the first process seen holding
+    /// it (the stable sort keeps scan order among equal inodes; dedup keeps the first).
+    fn settle(&mut self) {
+        self.by_inode.sort_by_key(|&(inode, _)| inode);
+        self.by_inode.dedup_by_key(|&mut (inode, _)| inode);
+    }
+
     /// The process holding socket `inode`, if visible.
     pub fn owner(&self, inode: u32) -> Option<usize> {
-        self.by_inode.get(&inode).copied()
+        self.by_inode
+            .binary_search_by_key(&inode, |&(i, _)| i)
+            .ok()
+            .map(|at| self.by_inode[at].1 as usize)
     }
+}
+
+/// The inode of the initial pid namespace (PROC_PID_INIT_INO, include/linux/proc_ns.h).
+const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+
+/// True when this process runs in a pid namespace below the initial one. (NSpid in
+/// /proc/self/status cannot tell: a container's own /proc shows only its own level.)
+fn nested_pid_namespace() -> bool {
+    fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() != PROC_PID_INIT_INO)
 }
 
 /// `socket:[12345]` → 12345.
@@ -103,11 +181,18 @@ mod tests {
     #[test]
     fn finds_our_own_sockets() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let owners = Owners::scan();
+        let inode = std::fs::metadata(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&listener)
+        ))
+        .unwrap()
+        .ino() as u32;
+        let owners = Owners::scan(&[inode]);
         let me = std::process::id();
-        assert!(
-            owners.processes.iter().any(|p| p.pid == me),
-            "this test process holds a socket"
+        assert_eq!(
+            owners.owner(inode).map(|i| owners.processes[i].pid),
+            Some(me),
+            "this test process holds the socket"
         );
         drop(listener);
     }

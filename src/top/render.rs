@@ -27,15 +27,14 @@ pub fn text(r: &Report) -> String {
         r.udp_used,
         r.free
     );
-    // Twelve states in three rows of four, aligned.
-    for (i, row) in r.states.0.chunks(4).enumerate() {
-        let _ = write!(o, "{}", if i == 0 { "tcp   " } else { "      " });
+    // Twelve states in four rows of three, aligned, within 80 columns.
+    for (i, row) in r.states.0.chunks(3).enumerate() {
+        let mut line = String::from(if i == 0 { "tcp    " } else { "       " });
         for (k, v) in row {
-            let _ = write!(o, " {:<14} {v:<3}", k.to_uppercase());
+            let _ = write!(line, "{:<14} {v:>5}  ", k.to_uppercase());
         }
-        let _ = writeln!(o);
+        let _ = writeln!(o, "{}", line.trim_end());
     }
-
     let _ = writeln!(
         o,
         "\n{:<44} {:>7} {:>7}  USE OF POOL",
@@ -62,7 +61,10 @@ pub fn text(r: &Report) -> String {
         "PID", "COMMAND", "USER", "TCP PORTS", "UDP PORTS", "ESTAB", "CLOSE_WAIT"
     );
     if r.processes.is_empty() {
-        let _ = writeln!(o, "(no sockets on pool ports)");
+        let _ = writeln!(
+            o,
+            "(no process holds pool ports or ESTABLISHED/CLOSE_WAIT sockets)"
+        );
     }
     for p in &r.processes {
         let pid = p.pid.map(|p| p.to_string()).unwrap_or_default();
@@ -73,11 +75,18 @@ pub fn text(r: &Report) -> String {
             p.comm, p.tcp_ports, p.udp_ports, p.established, p.close_wait
         );
     }
+    if r.owners_in_other_pid_namespace {
+        let _ = writeln!(
+            o,
+            "note: the sockets' owners run in another pid namespace (a container without\n      \
+             --pid host?); their sockets are grouped as (other pid namespace)"
+        );
+    }
     if !r.all_processes_visible {
         let _ = writeln!(
             o,
-            "note: not running as root, so only your own processes are visible; sockets of other \
-             users' processes are grouped as (not visible)"
+            "note: not running as root, so only your own processes are visible; sockets of\n      \
+             other users' processes are grouped as (not visible)"
         );
     }
     o
@@ -104,6 +113,7 @@ fn bar(part: u32, whole: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::top::report::{PoolInfo, ProcessUse, States};
 
     #[test]
     fn bars() {
@@ -114,5 +124,41 @@ mod tests {
             bar(50, 100),
             format!("[{}{}]", "#".repeat(10), ".".repeat(10))
         );
+    }
+
+    #[test]
+    fn every_line_fits_80_columns() {
+        let r = Report {
+            epoch_ms: 1_764_039_600_000,
+            netns: None,
+            pool: PoolInfo {
+                lo: 1024,
+                hi: 65535,
+                reserved: 10_000,
+                total: 54_512,
+            },
+            used: 54_000,
+            free: 512,
+            tcp_used: 50_000,
+            udp_used: 40_000,
+            states: States(super::super::report::STATE_NAMES.map(|(n, _)| (n, 99_999))),
+            destinations: Vec::new(),
+            processes: vec![ProcessUse {
+                pid: Some(4_194_304),
+                comm: "a-long-command16".to_string(),
+                uid: Some(0),
+                tcp_ports: 54_000,
+                udp_ports: 40_000,
+                established: 99_999,
+                close_wait: 99_999,
+            }],
+            all_processes_visible: false,
+            owners_in_other_pid_namespace: true,
+        };
+        let text = text(&r);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());
+            assert_eq!(line, line.trim_end(), "trailing blanks");
+        }
     }
 }

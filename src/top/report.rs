@@ -80,11 +80,15 @@ pub struct Report {
     /// False when some processes could not be inspected (not root): their sockets are grouped
     /// as "(not visible)" instead of being attributed.
     pub all_processes_visible: bool,
+    /// Sockets are held by processes this one cannot see because it runs in another pid
+    /// namespace (a container without `--pid host`): they are grouped as "(other pid namespace)".
+    pub owners_in_other_pid_namespace: bool,
 }
 
 /// Owner groups for sockets without a visible process.
 const KERNEL: &str = "(kernel)";
 const NOT_VISIBLE: &str = "(not visible)";
+const OTHER_PID_NS: &str = "(other pid namespace)";
 
 /// One socket as the process table needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,7 +131,16 @@ pub fn build<D: Dump>(
     let mut fold = (DstTally::default(), Holdings::default());
     let sample = sampler.take(epoch_ms, &mut fold)?;
     let (mut dsts, holdings) = fold;
-    let owners = Owners::scan();
+    let mut inodes: Vec<u32> = holdings
+        .rows
+        .iter()
+        .map(|h| h.inode)
+        .filter(|&i| i != 0)
+        .collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    let owners = Owners::scan(&inodes);
+    drop(inodes);
     let pool = sampler.pool();
     let total = pool.total();
     let tally = sampler.tally();
@@ -140,7 +153,7 @@ pub fn build<D: Dump>(
     let mut destinations = dsts.ranked(total, &pool.members);
     destinations.truncate(rows);
 
-    let mut processes = processes(holdings.rows, &pool.members, &owners, sort);
+    let (mut processes, other_pid_ns) = processes(holdings.rows, &pool.members, &owners, sort);
     processes.truncate(rows);
     Ok(Report {
         epoch_ms,
@@ -159,23 +172,39 @@ pub fn build<D: Dump>(
         destinations,
         processes,
         all_processes_visible: owners.hidden == 0,
+        owners_in_other_pid_namespace: other_pid_ns,
     })
 }
 
 /// Per owner: distinct pool ports and TCP sockets in ESTABLISHED and CLOSE_WAIT; in `sort` order.
+/// Also whether owners were found in another pid namespace.
+///
+/// A socket with an inode that no scanned process holds is, in this order: held by a process we
+/// may not inspect (some were hidden), held by a process of another pid namespace (we run in a
+/// nested one), or closed between the dump and the scan (then it is left out).
 fn processes(
     mut rows: Vec<Holding>,
     pool: &PortSet,
     owners: &Owners,
     sort: Sort,
-) -> Vec<ProcessUse> {
-    // Owner key: index into owners.processes, or one of the two groups after them.
+) -> (Vec<ProcessUse>, bool) {
+    // Owner key: index into owners.processes, or one of the groups after them.
     let kernel = owners.processes.len();
     let hidden = kernel + 1;
+    let other_ns = kernel + 2;
+    let closed = kernel + 3;
+    let unowned = if owners.hidden > 0 {
+        hidden
+    } else if owners.nested_pid_namespace {
+        other_ns
+    } else {
+        closed
+    };
     let key = |h: &Holding| match h.inode {
         0 => kernel,
-        i => owners.owner(i).unwrap_or(hidden),
+        i => owners.owner(i).unwrap_or(unowned),
     };
+    rows.retain(|h| key(h) != closed);
     rows.sort_unstable_by_key(|h| (key(h), h.udp, h.port));
     let mut out: Vec<ProcessUse> = Vec::new();
     for chunk in rows.chunk_by(|a, b| key(a) == key(b)) {
@@ -202,6 +231,7 @@ fn processes(
         let (pid, comm, uid) = match owners.processes.get(owner) {
             Some(p) => (Some(p.pid), p.comm.clone(), Some(p.uid)),
             None if owner == kernel => (None, KERNEL.to_string(), None),
+            None if owner == other_ns => (None, OTHER_PID_NS.to_string(), None),
             None => (None, NOT_VISIBLE.to_string(), None),
         };
         out.push(ProcessUse {
@@ -220,5 +250,6 @@ fn processes(
         Sort::Established => p.established,
     };
     out.sort_by(|a, b| by(b).cmp(&by(a)).then(a.pid.cmp(&b.pid)));
-    out
+    let other = out.iter().any(|p| p.comm == OTHER_PID_NS);
+    (out, other)
 }

@@ -206,3 +206,102 @@ fn netns_report_from_outside_the_namespace() {
     assert_eq!(r["destinations"][0]["dst"], "127.0.0.1:5000");
     assert_eq!(r["processes"][0]["pid"], std::process::id());
 }
+
+/// As root, processes that exit and sockets that close between the dump and the /proc scan are
+/// neither "hidden" nor "(not visible)": a churn of short-lived processes and connections runs
+/// (bounded: 2 s, at most 20,000 of each) while top reports again and again.
+#[test]
+fn churn_is_not_mistaken_for_missing_privilege() {
+    with_netns(|ns| {
+        let _mix = build(ns);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = std::net::TcpListener::bind("127.0.0.1:6000").unwrap();
+        let churn = {
+            let stop = stop.clone();
+            let ns_path = ns.path();
+            std::thread::spawn(move || {
+                conntrend::netns::enter(std::path::Path::new(&ns_path)).unwrap();
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() < deadline
+                    && n < 20_000
+                {
+                    let c = std::net::TcpStream::connect("127.0.0.1:6000").unwrap();
+                    let (s, _) = listener.accept().unwrap();
+                    let _ = std::process::Command::new("true")
+                        .spawn()
+                        .map(|mut p| p.wait());
+                    // The server closes first: TIME_WAIT stays on its side, and the client's
+                    // pool port is free again at once.
+                    drop(s);
+                    let _ = std::io::Read::read(&mut &c, &mut [0u8; 1]);
+                    drop(c);
+                    n += 1;
+                }
+            })
+        };
+        let all_visible = std::fs::read_dir("/proc/1/fd").is_ok();
+        for _ in 0..15 {
+            let r = top_json(ns, &["-n", "50"]);
+            assert_eq!(r["all_processes_visible"], all_visible, "{r}");
+            if all_visible {
+                let procs = r["processes"].as_array().unwrap();
+                assert!(
+                    procs.iter().all(|p| p["comm"] != "(not visible)"),
+                    "{procs:?}"
+                );
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+    });
+}
+
+/// Run from a pid namespace of its own (as in a container without `--pid host`), top cannot see
+/// the process holding the sockets and says so instead of calling them closed or hidden.
+#[test]
+fn owners_in_another_pid_namespace_are_named_as_such() {
+    let parked = park_netns(|ns, park| {
+        let mix = build(ns);
+        park(());
+        drop(mix);
+    });
+    // The namespace is bind-mounted where the new pid namespace's own /proc cannot hide it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net");
+    std::fs::write(&file, "").unwrap();
+    let script = "mount --bind \"$1\" \"$2\" && mount -t proc proc /proc && \
+                  exec \"$3\" top --json --netns \"$2\"";
+    let run = crate::util::run({
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--pid", "--fork", "--mount", "--propagation", "private"])
+            .args(["sh", "-c", script, "sh", &parked.path])
+            .arg(&file)
+            .arg(env!("CARGO_BIN_EXE_conntrend"));
+        c
+    });
+    run.expect_code(0);
+    let r: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    assert_eq!(r["owners_in_other_pid_namespace"], true, "{r}");
+    let procs = r["processes"].as_array().unwrap();
+    let other = procs
+        .iter()
+        .find(|p| p["comm"] == "(other pid namespace)")
+        .unwrap_or_else(|| panic!("{procs:?}"));
+    // This test process's 10 client sockets and the UDP socket, on pool ports.
+    assert_eq!(
+        (other["tcp_ports"].as_u64(), other["udp_ports"].as_u64()),
+        (Some(11), Some(1))
+    );
+    let run = crate::util::run({
+        let mut c = conntrend();
+        c.args(["top", "--netns", &parked.path]);
+        c
+    });
+    assert!(
+        !run.stdout().contains("other pid namespace"),
+        "{}",
+        run.describe()
+    );
+}
