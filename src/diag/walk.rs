@@ -56,27 +56,29 @@ pub fn walk(
             NLMSG_DONE => {
                 // Since Linux 4.x the DONE message carries the dump's final status.
                 let code = code_of(payload).unwrap_or(0);
-                return if code < 0 {
-                    Err(DiagError::Kernel(-code))
-                } else {
-                    Ok(Walk::Done)
-                };
+                return status(code);
             }
             NLMSG_ERROR => {
                 let code =
                     code_of(payload).ok_or(DiagError::Malformed("an NLMSG_ERROR is cut short"))?;
                 // An error message with code 0 is an acknowledgement; a dump never asks for one.
-                return if code < 0 {
-                    Err(DiagError::Kernel(-code))
-                } else {
-                    Ok(Walk::Done)
-                };
+                return status(code);
             }
             NLMSG_NOOP => {}
             _ => return Err(DiagError::Malformed("an unexpected netlink message type")),
         }
     }
     Ok(Walk::More)
+}
+
+/// The end of a dump with this status: 0 or more is success, -errno an error. An errno the kernel
+/// cannot send (i32::MIN has no positive counterpart) is a malformed answer.
+fn status(code: i32) -> Result<Walk, DiagError> {
+    match code {
+        0.. => Ok(Walk::Done),
+        i32::MIN => Err(DiagError::Malformed("an error code out of range")),
+        _ => Err(DiagError::Kernel(-code)),
+    }
 }
 
 fn code_of(payload: &[u8]) -> Option<i32> {
@@ -147,6 +149,18 @@ mod tests {
         p.extend_from_slice(&[0u8; 16]);
         let d = message(NLMSG_ERROR, 0, 1, &p);
         assert!(matches!(ports(&d, 1).0, Err(DiagError::Kernel(e)) if e == libc::EINVAL));
+    }
+
+    /// Found by `make fuzz` (the walk target): negating i32::MIN overflowed.
+    #[test]
+    fn an_error_code_without_an_errno_is_malformed() {
+        for kind in [NLMSG_ERROR, NLMSG_DONE] {
+            let d = message(kind, 0, 1, &[i32::MIN.to_ne_bytes(), [0; 4]].concat());
+            assert!(
+                matches!(ports(&d, 1).0, Err(DiagError::Malformed(_))),
+                "{kind}"
+            );
+        }
     }
 
     #[test]
