@@ -1,0 +1,21 @@
+#!/usr/bin/env sh
+# Seeds the fuzz corpora from the recorded dumps in tests/fixtures (nothing big is committed).
+set -eu
+cd "$(dirname "$0")"
+mkdir -p corpus/walk corpus/record corpus/replay
+for dir in ../tests/fixtures/*/; do
+    name=$(basename "$dir")
+    for bin in "$dir"*.bin; do
+        base=$(basename "$bin" .bin)
+        cp "$bin" "corpus/walk/$name-$base"
+        # The first records' payloads (after each 16-byte netlink header), 72 bytes each.
+        for n in 0 1 2; do
+            tail -c +$((17 + n * 88)) "$bin" | head -c 72 > "corpus/record/$name-$base-$n"
+        done
+    done
+    # The four recordings as one input, split by the replay target at 0xA5 bytes.
+    {
+        cat "${dir}tcp4.bin"; printf '\245'; cat "${dir}tcp6.bin"; printf '\245'
+        cat "${dir}udp4.bin"; printf '\245'; cat "${dir}udp6.bin"
+    } > "corpus/replay/$name"
+done
