@@ -57,11 +57,22 @@ impl DiagSocket {
         let Some(request) = self.requests[protocol as usize][family as usize].as_mut() else {
             return Err(DiagError::Kernel(libc::EINVAL));
         };
-        self.socket.send(request.with_seq(seq), 0)?;
+        // A stop signal (handled without SA_RESTART) interrupts a system call: carry on, the run
+        // loop ends the run once this sample is complete.
+        let bytes = request.with_seq(seq);
+        while let Err(e) = self.socket.send(bytes, 0) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
         let mut interrupted = false;
         loop {
             self.buf.clear();
-            let len = self.socket.recv(&mut self.buf, libc::MSG_TRUNC)?;
+            let len = match self.socket.recv(&mut self.buf, libc::MSG_TRUNC) {
+                Ok(len) => len,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
             if len > self.buf.len() {
                 return Err(DiagError::Truncated {
                     len,
