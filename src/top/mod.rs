@@ -6,8 +6,7 @@ mod procs;
 mod render;
 mod report;
 
-use std::io::{self, IsTerminal, Write};
-use std::time::Duration;
+use std::io::{self, IsTerminal, Write as _};
 
 use anyhow::{Context, Result};
 
@@ -15,6 +14,7 @@ use crate::config::TopConfig;
 use crate::diag::Protocols;
 use crate::schedule::{Clock, SystemClock, Ticker, Wake};
 use crate::session::Session;
+use crate::sink::Sink;
 
 pub use report::{Report, build};
 
@@ -22,11 +22,11 @@ pub use report::{Report, build};
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
 pub fn run(config: &TopConfig) -> Result<()> {
-    crate::sink::check_stdout_open().context("cannot write the report")?;
     let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), Protocols::ALL)?;
-    let mut out = io::stdout().lock();
+    // The same output path as the timeline: a stalled reader cannot hold a stop signal up.
+    let mut out = Sink::stdout().context("cannot write the report")?;
     let refresh_in_place = config.refresh.is_some() && !config.json && io::stdout().is_terminal();
-    let mut clock = SystemClock::start(None);
+    let mut clock = SystemClock::start(Some(out.raw_fd()));
     let mut ticker = config.refresh.map(Ticker::new);
     loop {
         let report = build(
@@ -36,25 +36,29 @@ pub fn run(config: &TopConfig) -> Result<()> {
             config.sort,
             netns.clone(),
         )?;
-        let text = if config.json {
-            serde_json::to_string(&report)? + "\n"
+        let mut text = if refresh_in_place {
+            CLEAR.to_string()
         } else {
-            render::text(&report)
+            String::new()
         };
-        if refresh_in_place {
-            out.write_all(CLEAR.as_bytes())
-                .context("cannot write the report")?;
+        if config.json {
+            text += &serde_json::to_string(&report)?;
+            text.push('\n');
+        } else {
+            text += &render::text(&report);
+            // Reports that follow one another (not in place) are set apart by a blank line.
+            if config.refresh.is_some() && !refresh_in_place {
+                text.push('\n');
+            }
         }
-        out.write_all(text.as_bytes())
-            .context("cannot write the report")?;
-        out.flush().context("cannot write the report")?;
+        match out.write_all(text.as_bytes()) {
+            Err(e) if out.is_tty() && e.raw_os_error() == Some(libc::EIO) => return Ok(()),
+            other => other.context("cannot write the report")?,
+        }
         let Some(ticker) = ticker.as_mut() else {
             return Ok(());
         };
-        if !refresh_in_place && !config.json {
-            writeln!(out).context("cannot write the report")?;
-        }
-        let (next, _): (Duration, u32) = ticker.next_after(clock.elapsed());
+        let (next, _) = ticker.next_after(clock.elapsed());
         match clock.wait_until(next) {
             Wake::Due => {}
             Wake::Stop | Wake::ReaderGone => return Ok(()),

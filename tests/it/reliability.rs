@@ -178,31 +178,33 @@ fn stop_signals_interrupt_the_wait_for_a_fifo_reader() {
 
 #[test]
 fn a_stop_signal_ends_a_run_whose_reader_stalled() {
-    let (read, write) = pipe();
-    // The smallest pipe, filled by us: conntrend's first write cannot go anywhere.
-    // SAFETY: fcntl on a pipe descriptor we own.
-    unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
-    let mut w = fs::File::from(write.try_clone().unwrap());
-    // SAFETY: as above; non-blocking so that filling it stops when it is full.
-    unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-    while w.write(&[b'x'; 512]).is_ok() {}
-    unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, 0) };
-    let mut child = bin()
-        .args(["-i", "1", "-d", "0"])
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    signal(&child, libc::SIGTERM);
-    let status = wait_for(&mut child, Duration::from_secs(4)).expect("ended");
-    let took = sent.elapsed();
-    let err = stderr_of(&mut child);
-    drop(read);
-    assert!(took < Duration::from_secs(3), "took {took:?}");
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("stopped reading"), "{err}");
+    for args in [&["-i", "1", "-d", "0"][..], &["top", "-i", "1"]] {
+        let (read, write) = pipe();
+        // The smallest pipe, filled by us: conntrend's first write cannot go anywhere.
+        // SAFETY: fcntl on a pipe descriptor we own.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+        let mut w = fs::File::from(write.try_clone().unwrap());
+        // SAFETY: as above; non-blocking so that filling it stops when it is full.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        while w.write(&[b'x'; 512]).is_ok() {}
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, 0) };
+        let mut child = bin()
+            .args(args)
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = Instant::now();
+        signal(&child, libc::SIGTERM);
+        let status = wait_for(&mut child, Duration::from_secs(4)).expect("ended");
+        let took = sent.elapsed();
+        let err = stderr_of(&mut child);
+        drop(read);
+        assert!(took < Duration::from_secs(3), "{args:?} took {took:?}");
+        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("stopped reading"), "{args:?}: {err}");
+    }
 }
 
 /// A tmpfs of two pages, mounted for the test and unmounted after it.
