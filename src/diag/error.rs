@@ -14,6 +14,9 @@ pub enum DiagError {
     Truncated { len: usize, capacity: usize },
     /// A message did not have the shape netlink promises.
     Malformed(&'static str),
+    /// A /proc/net file could not be read or has a line that cannot be understood (the message
+    /// names the file and the line).
+    Proc(String),
 }
 
 impl DiagError {
@@ -46,6 +49,7 @@ impl fmt::Display for DiagError {
                 "a netlink datagram of {len} bytes did not fit the {capacity}-byte receive buffer"
             ),
             DiagError::Malformed(what) => write!(f, "malformed netlink answer: {what}"),
+            DiagError::Proc(what) => write!(f, "{what}"),
         }
     }
 }

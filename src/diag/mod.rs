@@ -3,6 +3,7 @@
 //! sockets; that is the fold's job.
 
 mod error;
+mod procnet;
 mod record;
 pub mod replay;
 mod request;
@@ -10,9 +11,10 @@ mod socket;
 mod walk;
 
 pub use error::DiagError;
+pub use procnet::ProcNet;
 #[cfg(test)]
 pub use record::raw_record;
-pub use record::{RECORD_LEN, Record};
+pub use record::{RECORD_LEN, Record, RecordBuf};
 pub use replay::Replay;
 pub use socket::{DiagSocket, DumpEnd};
 pub use walk::{Walk, walk};

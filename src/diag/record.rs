@@ -77,6 +77,54 @@ impl<'a> Record<'a> {
     }
 }
 
+/// A record built field by field, for sources other than netlink (/proc/net) and for tests. One
+/// buffer is reused for every socket: no allocation.
+#[derive(Clone)]
+pub struct RecordBuf {
+    bytes: [u8; RECORD_LEN],
+}
+
+impl Default for RecordBuf {
+    fn default() -> Self {
+        RecordBuf {
+            bytes: [0; RECORD_LEN],
+        }
+    }
+}
+
+impl RecordBuf {
+    /// Clears every field and sets the family (`AF_INET`/`AF_INET6`) and state.
+    pub fn reset(&mut self, family: u8, state: u8) -> &mut Self {
+        self.bytes = [0; RECORD_LEN];
+        self.bytes[FAMILY] = family;
+        self.bytes[STATE] = state;
+        self
+    }
+
+    pub fn ports(&mut self, src: u16, dst: u16) -> &mut Self {
+        self.bytes[SPORT..SPORT + 2].copy_from_slice(&src.to_be_bytes());
+        self.bytes[DPORT..DPORT + 2].copy_from_slice(&dst.to_be_bytes());
+        self
+    }
+
+    /// Local and remote address bytes in network order (4 for IPv4, 16 for IPv6).
+    pub fn addrs(&mut self, src: &[u8], dst: &[u8]) -> &mut Self {
+        self.bytes[SRC..SRC + src.len()].copy_from_slice(src);
+        self.bytes[DST..DST + dst.len()].copy_from_slice(dst);
+        self
+    }
+
+    pub fn owner(&mut self, uid: u32, inode: u32) -> &mut Self {
+        self.bytes[UID..UID + 4].copy_from_slice(&uid.to_ne_bytes());
+        self.bytes[INODE..INODE + 4].copy_from_slice(&inode.to_ne_bytes());
+        self
+    }
+
+    pub fn record(&self) -> Record<'_> {
+        Record { bytes: &self.bytes }
+    }
+}
+
 /// The raw bytes of a record, for unit tests: an IPv4 or IPv6 socket (by the peer's address
 /// family) in `state`, local port `sport`, peer `peer`:`dport`, local address unspecified.
 #[cfg(test)]
@@ -86,21 +134,17 @@ pub fn raw_record(
     peer: impl Into<std::net::IpAddr>,
     dport: u16,
 ) -> [u8; RECORD_LEN] {
-    let mut raw = [0u8; RECORD_LEN];
-    raw[STATE] = state;
-    raw[SPORT..SPORT + 2].copy_from_slice(&sport.to_be_bytes());
-    raw[DPORT..DPORT + 2].copy_from_slice(&dport.to_be_bytes());
+    let mut b = RecordBuf::default();
     match peer.into() {
-        std::net::IpAddr::V4(a) => {
-            raw[FAMILY] = libc::AF_INET as u8;
-            raw[DST..DST + 4].copy_from_slice(&a.octets());
-        }
-        std::net::IpAddr::V6(a) => {
-            raw[FAMILY] = libc::AF_INET6 as u8;
-            raw[DST..DST + 16].copy_from_slice(&a.octets());
-        }
-    }
-    raw
+        std::net::IpAddr::V4(a) => b
+            .reset(libc::AF_INET as u8, state)
+            .addrs(&[0; 4], &a.octets()),
+        std::net::IpAddr::V6(a) => b
+            .reset(libc::AF_INET6 as u8, state)
+            .addrs(&[0; 16], &a.octets()),
+    };
+    b.ports(sport, dport);
+    b.bytes
 }
 
 #[cfg(test)]
