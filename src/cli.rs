@@ -103,6 +103,28 @@ pub struct NsArgs {
     pub pid: Option<u32>,
 }
 
+/// Where sockets are read from, shared by every mode.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Where sockets are read: netlink (sock_diag), proc (/proc/net), or auto: netlink, falling
+    /// back to /proc/net once if netlink is refused [default: auto]
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub source: Option<SourceArg>,
+
+    /// Read a saved proc tree instead of /proc: DIR/net/{tcp,tcp6,udp,udp6} and
+    /// DIR/sys/net/ipv4/ip_local_port_range (implies --source proc)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["netns", "pid"])]
+    pub proc_root: Option<PathBuf>,
+}
+
+/// `--source` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Auto,
+    Netlink,
+    Proc,
+}
+
 /// The timeline's flags (no subcommand).
 #[derive(Debug, Args)]
 pub struct SampleArgs {
@@ -153,6 +175,9 @@ pub struct SampleArgs {
     #[command(flatten)]
     pub ns: NsArgs,
 
+    #[command(flatten)]
+    pub source: SourceArgs,
+
     /// Diagnostics on standard error (never on the data stream)
     #[arg(short = 'v', long)]
     pub verbose: bool,
@@ -189,6 +214,9 @@ pub struct TopArgs {
 
     #[command(flatten)]
     pub ns: NsArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `--generate` values.
@@ -308,6 +336,8 @@ mod tests {
             (&["--netns", ""], "--netns"),
             (&["top", "-n", "0"], "--rows"),
             (&["top", "--sort", "x"], "--sort"),
+            (&["--source", "x"], "--source"),
+            (&["--proc-root", "/x", "--pid", "1"], "--proc-root"),
         ] {
             let err = parse(args).unwrap_err();
             assert!(err.to_string().contains(flag), "{args:?}: {err}");

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    Cli, Command, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, TimeArg, TopArgs,
+    Cli, Command, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, SourceArg, SourceArgs,
+    TimeArg, TopArgs,
 };
-use crate::diag::Protocols;
+use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::netns;
 use crate::output::Format;
 use crate::schema::{Group, Groups};
@@ -58,7 +59,16 @@ pub struct Config {
     pub groups: Groups,
     /// The network namespace file to enter, if not our own.
     pub netns: Option<PathBuf>,
+    pub source: Sources,
     pub verbose: bool,
+}
+
+/// Where sockets (and, for a saved tree, the pool) are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub choice: SourceChoice,
+    /// `--proc-root DIR`: the pool sysctls come from DIR too.
+    pub proc_root: Option<PathBuf>,
 }
 
 /// `conntrend top`'s settings.
@@ -70,6 +80,7 @@ pub struct TopConfig {
     pub sort: Sort,
     pub json: bool,
     pub netns: Option<PathBuf>,
+    pub source: Sources,
 }
 
 /// The order of `top`'s process table.
@@ -133,6 +144,7 @@ impl Config {
                 .with_if(Group::Time, args.time == TimeArg::Iso)
                 .with_if(Group::Dst, args.dst),
             netns: namespace(&args.ns)?,
+            source: sources(args.source)?,
             verbose: args.verbose,
         })
     }
@@ -150,8 +162,28 @@ impl TopConfig {
             },
             json: args.json,
             netns: namespace(&args.ns)?,
+            source: sources(args.source)?,
         })
     }
+}
+
+/// `--source` and `--proc-root` together.
+fn sources(args: SourceArgs) -> Result<Sources, String> {
+    let choice = match (args.source, &args.proc_root) {
+        (Some(SourceArg::Netlink | SourceArg::Auto), Some(_)) => {
+            return Err(
+                "--proc-root reads a saved /proc tree: it goes with --source proc only".into(),
+            );
+        }
+        (_, Some(root)) => SourceChoice::Proc(root.clone()),
+        (None | Some(SourceArg::Auto), None) => SourceChoice::Auto,
+        (Some(SourceArg::Netlink), None) => SourceChoice::Netlink,
+        (Some(SourceArg::Proc), None) => SourceChoice::Proc(PathBuf::from(LIVE_PROC)),
+    };
+    Ok(Sources {
+        choice,
+        proc_root: args.proc_root,
+    })
 }
 
 fn secs(s: u32) -> Duration {
@@ -298,6 +330,25 @@ mod tests {
         let err = config(&["--pid", &pid.to_string()]).unwrap_err();
         child.wait().unwrap();
         assert!(err.contains("zombie"), "{err}");
+    }
+
+    #[test]
+    fn sources() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.source.choice, SourceChoice::Auto);
+        let c = config(&["--source", "proc"]).unwrap();
+        assert_eq!(
+            c.source.choice,
+            SourceChoice::Proc(PathBuf::from(LIVE_PROC))
+        );
+        let c = config(&["--proc-root", "/tmp/sos/proc"]).unwrap();
+        assert_eq!(
+            c.source.choice,
+            SourceChoice::Proc(PathBuf::from("/tmp/sos/proc"))
+        );
+        assert_eq!(c.source.proc_root, Some(PathBuf::from("/tmp/sos/proc")));
+        let err = config(&["--source", "netlink", "--proc-root", "/x"]).unwrap_err();
+        assert!(err.contains("--proc-root"), "{err}");
     }
 
     #[test]

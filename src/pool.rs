@@ -118,6 +118,8 @@ impl Pool {
 pub struct PoolReader {
     range_path: PathBuf,
     reserved_path: PathBuf,
+    /// A saved tree may lack the reserved-ports file: then none are reserved.
+    reserved_optional: bool,
     range: String,
     reserved: String,
 }
@@ -134,14 +136,32 @@ impl PoolReader {
         PoolReader {
             range_path: range.into(),
             reserved_path: reserved.into(),
+            reserved_optional: false,
             range: String::new(),
             reserved: String::new(),
         }
     }
 
+    /// The sysctls of a saved proc tree (`--proc-root DIR`): `DIR/sys/net/ipv4/…`. The range
+    /// must be there (without it the pool's size is unknown); the reserved ports may be missing.
+    pub fn under(root: &Path) -> Self {
+        let ipv4 = root.join("sys/net/ipv4");
+        PoolReader {
+            reserved_optional: true,
+            ..PoolReader::at(
+                ipv4.join("ip_local_port_range"),
+                ipv4.join("ip_local_reserved_ports"),
+            )
+        }
+    }
+
     pub fn read(&mut self, pool: &mut Pool) -> Result<()> {
         read_into(&self.range_path, &mut self.range)?;
-        read_into(&self.reserved_path, &mut self.reserved)?;
+        if self.reserved_optional && !self.reserved_path.exists() {
+            self.reserved.clear();
+        } else {
+            read_into(&self.reserved_path, &mut self.reserved)?;
+        }
         pool.set(&self.range, &self.reserved).with_context(|| {
             format!(
                 "cannot understand {} or {}",

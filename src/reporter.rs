@@ -47,6 +47,7 @@ impl Reporter {
                     "keeping this one"
                 }
             )),
+            Event::FellBack(why) => self.warn(why),
             Event::Folded(n) => self.detail(&format!("folded {n} sockets")),
         }
     }

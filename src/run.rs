@@ -29,7 +29,8 @@ pub enum Ending {
 
 /// Runs the timeline as configured. A reader that leaves ends the run quietly with `Ok`.
 pub fn run(config: &Config) -> Result<()> {
-    let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), config.protocols)?;
+    let Session { mut sampler, netns } =
+        Session::start(config.netns.as_deref(), &config.source, config.protocols)?;
     let name = config.target.describe();
     let sink = match &config.target {
         Target::Stdout => Sink::stdout().map(Some),
@@ -74,6 +75,11 @@ pub fn run_with<D: Dump>(
         protocols: config.protocols,
         range_init: (pool.lo, pool.hi),
         netns,
+        proc_root: config
+            .source
+            .proc_root
+            .as_ref()
+            .map(|p| p.display().to_string()),
         groups: config.groups,
     };
     writer.header(&info).with_context(cannot_write)?;

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagSocket, Dump, Family, Protocol, Protocols, Record};
+use crate::diag::{DiagSocket, Dump, Family, Protocol, Protocols, Record, Source, SourceChoice};
 use crate::fold::Visit;
 use crate::pool::{Pool, PoolReader};
 use crate::sample::{Sample, Tally};
@@ -22,6 +22,8 @@ pub enum Event {
     OneWalkRefused(String),
     /// This protocol cannot be dumped here (the reason); its fields stay empty from now on.
     ProtocolDropped(Protocol, String),
+    /// The source was refused (the reason) and the run goes on from /proc/net.
+    FellBack(String),
     /// Sockets folded into the sample.
     Folded(u64),
 }
@@ -46,6 +48,28 @@ impl Sampler {
     pub fn open(protocols: Protocols) -> Result<Self> {
         let diag = DiagSocket::open().context("cannot open a NETLINK_SOCK_DIAG socket")?;
         Sampler::with_source(diag, PoolReader::default(), protocols)
+    }
+}
+
+impl Sampler<Source> {
+    /// Opens the source `choice` names (in the calling thread's network namespace) and reads the
+    /// pool of `proc_root` (the live sysctls when `None`). A fall-back at opening is an event.
+    pub fn from_choice(
+        choice: &SourceChoice,
+        proc_root: Option<&std::path::Path>,
+        protocols: Protocols,
+    ) -> Result<Self> {
+        let (source, fell_back) = Source::open(choice).map_err(|e| match choice {
+            SourceChoice::Proc(_) => anyhow::anyhow!("{e}"),
+            _ => anyhow::Error::new(e).context("cannot open a NETLINK_SOCK_DIAG socket"),
+        })?;
+        let reader = match proc_root {
+            Some(root) => PoolReader::under(root),
+            None => PoolReader::default(),
+        };
+        let mut sampler = Sampler::with_source(source, reader, protocols)?;
+        sampler.events.extend(fell_back.map(Event::FellBack));
+        Ok(sampler)
     }
 }
 
@@ -139,6 +163,14 @@ impl<D: Dump> Sampler<D> {
                 };
                 match self.diag.dump(family, protocol, fold) {
                     Ok(end) => interrupted |= end.interrupted,
+                    Err(e) if self.diag.fall_back(&e) => {
+                        self.events.push(Event::FellBack(format!(
+                            "the {} {} dump was refused ({e}); reading /proc/net instead",
+                            protocol.name(),
+                            family.name()
+                        )));
+                        return Ok(Dumped::Redo);
+                    }
                     Err(e @ crate::diag::DiagError::Kernel(_)) if family == Family::Both => {
                         self.events.push(Event::OneWalkRefused(e.to_string()));
                         self.tcp_one_walk = false;

@@ -6,25 +6,27 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::diag::Protocols;
+use crate::config::Sources;
+use crate::diag::{Protocols, Source};
 use crate::netns;
 use crate::sampler::Sampler;
 use crate::signal;
 
 pub struct Session {
-    pub sampler: Sampler,
+    pub sampler: Sampler<Source>,
     /// The namespace sampled as the header names it, when not the caller's own.
     pub netns: Option<String>,
 }
 
 impl Session {
-    /// Sets up a run in the namespace at `netns` (or our own) sampling `protocols`.
-    pub fn start(netns: Option<&Path>, protocols: Protocols) -> Result<Session> {
+    /// Sets up a run in the namespace at `netns` (or our own) sampling `protocols` from
+    /// `source`.
+    pub fn start(netns: Option<&Path>, source: &Sources, protocols: Protocols) -> Result<Session> {
         signal::install()?;
         if let Some(path) = netns {
             netns::enter(path)?;
         }
-        let sampler = Sampler::open(protocols)?;
+        let sampler = Sampler::from_choice(&source.choice, source.proc_root.as_deref(), protocols)?;
         Ok(Session {
             sampler,
             netns: netns.map(|p| p.display().to_string()),

@@ -27,6 +27,30 @@ impl DiagError {
     }
 }
 
+impl DiagError {
+    /// True when the kernel or a sandbox refuses sock_diag as such (not a passing failure):
+    /// permission, protocol or family not available, no handler.
+    pub fn is_refusal(&self) -> bool {
+        let code = match self {
+            DiagError::Kernel(e) => Some(*e),
+            DiagError::Io(e) => e.raw_os_error(),
+            _ => None,
+        };
+        matches!(
+            code,
+            Some(
+                libc::EPERM
+                    | libc::EACCES
+                    | libc::EPROTONOSUPPORT
+                    | libc::EAFNOSUPPORT
+                    | libc::ENOENT
+                    | libc::EOPNOTSUPP
+                    | libc::ENOSYS
+            )
+        )
+    }
+}
+
 impl fmt::Display for DiagError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -8,6 +8,7 @@ mod record;
 pub mod replay;
 mod request;
 mod socket;
+mod source;
 mod walk;
 
 pub use error::DiagError;
@@ -17,6 +18,7 @@ pub use record::raw_record;
 pub use record::{RECORD_LEN, Record, RecordBuf};
 pub use replay::Replay;
 pub use socket::{DiagSocket, DumpEnd};
+pub use source::{LIVE_PROC, Source, SourceChoice};
 pub use walk::{Walk, walk};
 
 /// A source of socket dumps: the kernel ([`DiagSocket`]) or recorded bytes ([`Replay`]).
@@ -28,6 +30,12 @@ pub trait Dump {
         protocol: Protocol,
         visit: impl FnMut(Record<'_>),
     ) -> Result<DumpEnd, DiagError>;
+
+    /// After `err`, switch to another way of dumping if this source has one (netlink refused by a
+    /// sandbox → /proc/net); true when the sample should be taken again that way.
+    fn fall_back(&mut self, _err: &DiagError) -> bool {
+        false
+    }
 }
 
 /// Transport protocols conntrend can dump.

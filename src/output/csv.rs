@@ -60,6 +60,9 @@ impl TimelineWriter for CsvWriter {
         if let Some(ns) = &run.netns {
             let _ = write!(l, "  netns={ns}");
         }
+        if let Some(root) = &run.proc_root {
+            let _ = write!(l, "  proc_root={root}");
+        }
         let _ = write!(l, "  range_init={}-{}", run.range_init.0, run.range_init.1);
         let _ = write!(l, "\n# columns: {}", run.columns().join(","));
         self.emit()

@@ -47,6 +47,8 @@ impl TimelineWriter for JsonWriter {
             range_init: String,
             #[serde(skip_serializing_if = "Option::is_none")]
             netns: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            proc_root: Option<&'a str>,
             columns: Vec<&'a str>,
         }
         #[derive(Serialize)]
@@ -62,6 +64,7 @@ impl TimelineWriter for JsonWriter {
                 protocol: run.protocols.name(),
                 range_init: format!("{}-{}", run.range_init.0, run.range_init.1),
                 netns: run.netns.as_deref(),
+                proc_root: run.proc_root.as_deref(),
                 columns: run.columns(),
             },
         })

@@ -28,6 +28,8 @@ pub struct RunInfo {
     pub range_init: (u16, u16),
     /// The network namespace sampled, when not the caller's own.
     pub netns: Option<String>,
+    /// The saved proc tree read (`--proc-root`), when not the live system.
+    pub proc_root: Option<String>,
     /// The column groups the samples carry.
     pub groups: Groups,
 }
@@ -91,6 +93,7 @@ pub(crate) mod tests {
             protocols: Protocols::ALL,
             range_init: (32768, 60999),
             netns: None,
+            proc_root: None,
             groups: Groups::default(),
         }
     }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 
 use crate::config::TopConfig;
 use crate::diag::Protocols;
+use crate::reporter::Reporter;
 use crate::schedule::{Clock, SystemClock, Ticker, Wake};
 use crate::session::Session;
 use crate::sink::Sink;
@@ -22,12 +23,14 @@ pub use report::{Report, build};
 const CLEAR: &str = "\x1b[H\x1b[2J";
 
 pub fn run(config: &TopConfig) -> Result<()> {
-    let Session { mut sampler, netns } = Session::start(config.netns.as_deref(), Protocols::ALL)?;
+    let Session { mut sampler, netns } =
+        Session::start(config.netns.as_deref(), &config.source, Protocols::ALL)?;
     // The same output path as the timeline: a stalled reader cannot hold a stop signal up.
     let mut out = Sink::stdout().context("cannot write the report")?;
     let refresh_in_place = config.refresh.is_some() && !config.json && io::stdout().is_terminal();
     let mut clock = SystemClock::start(Some(out.raw_fd()));
     let mut ticker = config.refresh.map(Ticker::new);
+    let reporter = Reporter::new(false);
     loop {
         let report = build(
             &mut sampler,
@@ -35,7 +38,11 @@ pub fn run(config: &TopConfig) -> Result<()> {
             config.rows,
             config.sort,
             netns.clone(),
-        )?;
+        );
+        for event in sampler.events() {
+            reporter.event(&event);
+        }
+        let report = report?;
         let mut text = if refresh_in_place {
             CLEAR.to_string()
         } else {

@@ -9,6 +9,7 @@ mod fixtures;
 mod generate;
 mod netns;
 mod reliability;
+mod source;
 mod stream;
 mod top;
 mod util;
