@@ -65,6 +65,7 @@ BIN = target/release/conntrend
 INSTALLED = $(DESTDIR)$(PREFIX)/bin/conntrend \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend.1 \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1 \
+	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1 \
 	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish
@@ -77,6 +78,7 @@ install: build
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/conntrend
 	$(BIN) --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend.1
 	$(BIN) --generate man-top > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1
+	$(BIN) --generate man-states > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1
 	$(BIN) --generate complete-bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend
 	$(BIN) --generate complete-zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend
 	$(BIN) --generate complete-fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish

@@ -21,6 +21,13 @@ Exit codes: 0 the run ended normally (duration, count, SIGINT/SIGTERM/SIGHUP, or
 output went away); 1 a runtime failure (output cannot be opened or written, netlink dump failed);
 2 bad command-line input.";
 
+pub const STATES_EXAMPLES: &str = "\
+Examples:
+  conntrend states                       one object, as network-connections prints it
+  conntrend states --all --pretty        listeners and unconnected UDP too, indented
+  conntrend states -i 10 -o states.json  one line every 10 s, appended to states.json
+  conntrend states --proc-root sos/proc  the tables of a saved /proc tree (sosreport)";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -61,6 +68,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("top", |top| {
             top.after_help(format!("{TOP_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("states", |states| {
+            states.after_help(format!("{STATES_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +79,10 @@ pub enum Command {
     /// processes holding the most pool ports
     #[command(version)]
     Top(TopArgs),
+    /// Connection counts by protocol, family and state as one JSON object: a drop-in for the
+    /// network-connections script (same keys, same numbers)
+    #[command(version)]
+    States(StatesArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -226,9 +240,47 @@ pub enum GenerateArg {
     Man,
     /// conntrend-top.1
     ManTop,
+    /// conntrend-states.1
+    ManStates,
     CompleteBash,
     CompleteZsh,
     CompleteFish,
+}
+
+/// `conntrend states`'s flags.
+#[derive(Debug, Args)]
+pub struct StatesArgs {
+    /// Also count sockets without a peer (listeners, unconnected UDP, bound-only sockets, these
+    /// as CLOSE), like `netstat -a`
+    #[arg(long)]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub interval: IntervalArg,
+
+    /// Stop after this many objects (streams one per line, like -i; default interval 5 s)
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = at_least_one_u64
+    )]
+    pub count: Option<u64>,
+
+    /// Indent the JSON
+    #[arg(long)]
+    pub pretty: bool,
+
+    /// Output file (appended to, never truncated), or - for standard output
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "-")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `-p` values.

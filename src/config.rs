@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::{
     Cli, Command, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, SourceArg, SourceArgs,
-    TimeArg, TopArgs,
+    StatesArgs, TimeArg, TopArgs,
 };
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::netns;
@@ -25,6 +25,21 @@ pub enum Action {
     Sample(Config),
     /// `conntrend top`.
     Top(TopConfig),
+    /// `conntrend states`.
+    States(StatesConfig),
+}
+
+/// `conntrend states`'s settings.
+#[derive(Debug, Clone)]
+pub struct StatesConfig {
+    pub all: bool,
+    /// `Some` when streaming (`-i` or `-c`): one line per object, with `epoch_ms`.
+    pub interval: Option<Duration>,
+    pub count: Option<u64>,
+    pub pretty: bool,
+    pub target: Target,
+    pub netns: Option<PathBuf>,
+    pub source: Sources,
 }
 
 /// Where the timeline goes.
@@ -96,6 +111,7 @@ impl Action {
         match cli.command {
             None => Config::from_args(cli.sample).map(Action::Sample),
             Some(Command::Top(top)) => TopConfig::from_args(top).map(Action::Top),
+            Some(Command::States(states)) => StatesConfig::from_args(states).map(Action::States),
         }
     }
 }
@@ -109,11 +125,7 @@ impl Config {
                 format!("unexpected argument '{stray}': conntrend takes no operands (see --help)")
             });
         }
-        // clap has already refused an empty path.
-        let target = match args.output.to_str() {
-            Some("-") => Target::Stdout,
-            _ => Target::File(args.output),
-        };
+        let target = target(args.output);
         let protocols = match args.protocol {
             ProtocolArg::Tcp => Protocols::TCP,
             ProtocolArg::Udp => Protocols::UDP,
@@ -186,6 +198,30 @@ fn sources(args: SourceArgs) -> Result<Sources, String> {
     })
 }
 
+impl StatesConfig {
+    fn from_args(args: StatesArgs) -> Result<StatesConfig, String> {
+        let streaming = args.interval.interval_sec.is_some() || args.count.is_some();
+        Ok(StatesConfig {
+            all: args.all,
+            interval: streaming
+                .then(|| secs(args.interval.interval_sec.unwrap_or(DEFAULT_INTERVAL_SEC))),
+            count: args.count,
+            pretty: args.pretty,
+            target: target(args.output),
+            netns: namespace(&args.ns)?,
+            source: sources(args.source)?,
+        })
+    }
+}
+
+/// `-o`: standard output for `-`, else a file to append to (clap has refused an empty path).
+fn target(output: PathBuf) -> Target {
+    match output.to_str() {
+        Some("-") => Target::Stdout,
+        _ => Target::File(output),
+    }
+}
+
 fn secs(s: u32) -> Duration {
     Duration::from_secs(s.into())
 }
@@ -237,7 +273,7 @@ mod tests {
     fn config(args: &[&str]) -> Result<Config, String> {
         match action(args)? {
             Action::Sample(c) => Ok(c),
-            Action::Top(_) => panic!("not a sampler command line"),
+            other => panic!("not a sampler command line: {other:?}"),
         }
     }
 
@@ -352,6 +388,28 @@ mod tests {
     }
 
     #[test]
+    fn states_settings() {
+        let states = |args: &[&str]| match action(args).unwrap() {
+            Action::States(s) => s,
+            other => panic!("expected states: {other:?}"),
+        };
+        let s = states(&["states"]);
+        assert_eq!(
+            (s.interval, s.count, s.all, s.pretty),
+            (None, None, false, false)
+        );
+        let s = states(&["states", "-c", "3", "--all"]);
+        assert_eq!(
+            s.interval,
+            Some(Duration::from_secs(5)),
+            "-c streams at the default interval"
+        );
+        let s = states(&["states", "-i", "2", "--proc-root", "/x"]);
+        assert_eq!(s.interval, Some(Duration::from_secs(2)));
+        assert_eq!(s.source.choice, SourceChoice::Proc(PathBuf::from("/x")));
+    }
+
+    #[test]
     fn top_settings() {
         match action(&[
             "top",
@@ -371,7 +429,7 @@ mod tests {
                 assert_eq!(t.refresh, Some(Duration::from_secs(2)));
                 assert!(t.json);
             }
-            Action::Sample(_) => panic!("expected top"),
+            other => panic!("expected top: {other:?}"),
         }
     }
 }

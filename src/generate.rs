@@ -38,6 +38,19 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManStates => {
+            let states = cmd
+                .find_subcommand("states")
+                .expect("cli.rs defines `states`");
+            return page(
+                states,
+                out,
+                &[
+                    ("EXAMPLES", verbatim(cli::STATES_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

@@ -19,5 +19,6 @@ pub mod schema;
 pub mod session;
 pub mod signal;
 pub mod sink;
+pub mod states;
 pub mod summary;
 pub mod top;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     let outcome = match &action {
         Action::Sample(config) => conntrend::run::run(config),
         Action::Top(config) => conntrend::top::run(config),
+        Action::States(config) => conntrend::states::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

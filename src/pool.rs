@@ -120,6 +120,8 @@ pub struct PoolReader {
     reserved_path: PathBuf,
     /// A saved tree may lack the reserved-ports file: then none are reserved.
     reserved_optional: bool,
+    /// The mode does not use the pool (`states`): nothing is read, the pool stays empty.
+    skip: bool,
     range: String,
     reserved: String,
 }
@@ -137,6 +139,7 @@ impl PoolReader {
             range_path: range.into(),
             reserved_path: reserved.into(),
             reserved_optional: false,
+            skip: false,
             range: String::new(),
             reserved: String::new(),
         }
@@ -155,7 +158,18 @@ impl PoolReader {
         }
     }
 
+    /// A reader for modes that do not need the pool: it reads nothing.
+    pub fn none() -> Self {
+        PoolReader {
+            skip: true,
+            ..PoolReader::at("", "")
+        }
+    }
+
     pub fn read(&mut self, pool: &mut Pool) -> Result<()> {
+        if self.skip {
+            return Ok(());
+        }
         read_into(&self.range_path, &mut self.range)?;
         if self.reserved_optional && !self.reserved_path.exists() {
             self.reserved.clear();

@@ -31,14 +31,10 @@ pub enum Ending {
 pub fn run(config: &Config) -> Result<()> {
     let Session { mut sampler, netns } =
         Session::start(config.netns.as_deref(), &config.source, config.protocols)?;
-    let name = config.target.describe();
-    let sink = match &config.target {
-        Target::Stdout => Sink::stdout().map(Some),
-        Target::File(path) => Sink::append(path),
-    }
-    .with_context(|| format!("cannot open {name}"))?;
     // Stopped while waiting for a FIFO's reader: there is nowhere to write a summary.
-    let Some(sink) = sink else { return Ok(()) };
+    let Some(sink) = open_output(&config.target)? else {
+        return Ok(());
+    };
     let (fd, tty) = (sink.raw_fd(), sink.is_tty());
     let mut writer = output::writer(config.format, config.groups, Box::new(sink));
     let mut clock = SystemClock::start(Some(fd));
@@ -54,6 +50,16 @@ pub fn run(config: &Config) -> Result<()> {
         Err(e) if is_reader_gone(&e, tty) => Ok(()),
         other => other.map(|_| ()),
     }
+}
+
+/// Opens where a mode's output goes; `None` when a stop signal came while waiting for a FIFO's
+/// reader.
+pub fn open_output(target: &Target) -> Result<Option<Sink>> {
+    match target {
+        Target::Stdout => Sink::stdout().map(Some),
+        Target::File(path) => Sink::append(path),
+    }
+    .with_context(|| format!("cannot open {}", target.describe()))
 }
 
 /// The loop itself over any sampler, writer and clock. Write errors name `config.target`.

@@ -58,12 +58,14 @@ impl Sampler<Source> {
         choice: &SourceChoice,
         proc_root: Option<&std::path::Path>,
         protocols: Protocols,
+        needs_pool: bool,
     ) -> Result<Self> {
         let (source, fell_back) = Source::open(choice).map_err(|e| match choice {
             SourceChoice::Proc(_) => anyhow::anyhow!("{e}"),
             _ => anyhow::Error::new(e).context("cannot open a NETLINK_SOCK_DIAG socket"),
         })?;
         let reader = match proc_root {
+            _ if !needs_pool => PoolReader::none(),
             Some(root) => PoolReader::under(root),
             None => PoolReader::default(),
         };

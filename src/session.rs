@@ -22,11 +22,22 @@ impl Session {
     /// Sets up a run in the namespace at `netns` (or our own) sampling `protocols` from
     /// `source`.
     pub fn start(netns: Option<&Path>, source: &Sources, protocols: Protocols) -> Result<Session> {
+        Session::start_with(netns, source, protocols, true)
+    }
+
+    /// As [`Session::start`]; `needs_pool` false for modes that never look at the port pool.
+    pub fn start_with(
+        netns: Option<&Path>,
+        source: &Sources,
+        protocols: Protocols,
+        needs_pool: bool,
+    ) -> Result<Session> {
         signal::install()?;
         if let Some(path) = netns {
             netns::enter(path)?;
         }
-        let sampler = Sampler::from_choice(&source.choice, source.proc_root.as_deref(), protocols)?;
+        let root = source.proc_root.as_deref();
+        let sampler = Sampler::from_choice(&source.choice, root, protocols, needs_pool)?;
         Ok(Session {
             sampler,
             netns: netns.map(|p| p.display().to_string()),

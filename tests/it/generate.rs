@@ -103,7 +103,16 @@ fn bash_completes_long_flags() {
     let formats = complete("conntrend --format ");
     assert!(formats.lines().any(|l| l == "json"), "{formats}");
     let top = complete("conntrend top --so");
-    assert_eq!(top.trim(), "--sort", "{top}");
+    assert_eq!(
+        top.split_whitespace().collect::<Vec<_>>(),
+        ["--sort", "--source"],
+        "{top}"
+    );
+    let states = complete("conntrend states --pr");
+    assert_eq!(
+        states.split_whitespace().collect::<Vec<_>>(),
+        ["--pretty", "--proc-root"]
+    );
 }
 
 #[test]
@@ -138,6 +147,7 @@ fn make_install_puts_everything_in_place() {
         "bin/conntrend",
         "share/man/man1/conntrend.1",
         "share/man/man1/conntrend-top.1",
+        "share/man/man1/conntrend-states.1",
         "share/bash-completion/completions/conntrend",
         "share/zsh/site-functions/_conntrend",
         "share/fish/vendor_completions.d/conntrend.fish",

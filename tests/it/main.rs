@@ -10,6 +10,7 @@ mod generate;
 mod netns;
 mod reliability;
 mod source;
+mod states;
 mod stream;
 mod top;
 mod util;
