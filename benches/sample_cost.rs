@@ -17,7 +17,8 @@
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
 //! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k] [--runs N] [--idle-secs N]
-//! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conntrend PATH]` (cargo builds the conntrend
+//! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conntrend PATH] [--network-connections PATH]`
+//! (the last for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
 //! binary first and appends `--bench`, without which the binary does nothing, so
 //! `cargo test --benches` stays quick).
 
@@ -37,6 +38,8 @@ mod netns;
 mod probe;
 #[path = "sample_cost/report.rs"]
 mod report;
+#[path = "sample_cost/states.rs"]
+mod states;
 
 use std::io;
 use std::process::ExitCode;
@@ -65,6 +68,8 @@ struct Options {
     dst_load: usize,
     procs: usize,
     conntrend: String,
+    /// network_connections.py, for the `states` rows (none: left out).
+    network_connections: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -126,6 +131,7 @@ fn options(args: &[String]) -> io::Result<Options> {
         dst_load: 100_000,
         procs: 500,
         conntrend: default_bin,
+        network_connections: std::env::var("NETWORK_CONNECTIONS").ok(),
     };
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
     let mut it = args.iter();
@@ -160,6 +166,7 @@ fn options(args: &[String]) -> io::Result<Options> {
                     .map_err(|_| bad("--idle-secs takes seconds (0 skips)"))?
             }
             "--conntrend" => o.conntrend = value()?.clone(),
+            "--network-connections" => o.network_connections = Some(value()?.clone()),
             other => return Err(bad(&format!("unknown argument {other:?}"))),
         }
     }
@@ -197,10 +204,12 @@ fn bench(o: &Options) -> io::Result<()> {
     let quiet = dump_time()?;
     let mut points = Vec::new();
     let mut dst_top = None;
+    let mut states = Vec::new();
     for &total in &o.loads {
-        let (p, d) = point(o, &me, total, threads, fds, quiet)?;
+        let (p, d, s) = point(o, &me, total, threads, fds, quiet)?;
         points.push(p);
         dst_top = dst_top.or(d);
+        states.extend(s);
     }
     let mut idles = Vec::new();
     if o.idle_secs > 0 && o.idle_runs > 0 {
@@ -220,6 +229,13 @@ fn bench(o: &Options) -> io::Result<()> {
     print!("{}", report::table(&points));
     if let Some(d) = &dst_top {
         println!("\n{}", d.table());
+    }
+    if !states.is_empty() {
+        println!("\n{}", states::report(&states));
+    } else if o.network_connections.is_none() {
+        println!(
+            "\n(states rows left out: pass --network-connections PATH/network_connections.py)"
+        );
     }
     for idle in &idles {
         println!("{}", idle.line());
@@ -241,7 +257,7 @@ fn point(
     threads: usize,
     fds: usize,
     quiet: Duration,
-) -> io::Result<(Point, Option<DstTop>)> {
+) -> io::Result<(Point, Option<DstTop>, Option<states::States>)> {
     netns::enter_fresh()?;
     settle(quiet)?;
     let issue4 = total == o.dst_load;
@@ -281,8 +297,20 @@ fn point(
     } else {
         None
     };
+    let states = match &o.network_connections {
+        Some(script) if total <= states::MAX_LOAD => {
+            let (runs, note) = alternate(o.runs, &load, |k, _| {
+                states::sample(&mut launcher, &o.conntrend, script, k)
+            })?;
+            for (k, kind) in states::KINDS.iter().enumerate() {
+                print_walls(kind, &runs.iter().map(|r| r[k].wall).collect::<Vec<_>>());
+            }
+            Some(states::States { total, runs, note })
+        }
+        _ => None,
+    };
     drop(load);
-    Ok((point, dst_top))
+    Ok((point, dst_top, states))
 }
 
 /// The plain sample, `--dst`, `top` and `top --json` alternately on `load`.

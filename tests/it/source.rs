@@ -73,6 +73,18 @@ fn proc_gives_the_columns_of_netlink_but_for_bound_only_sockets() {
         assert_eq!(netlink, row([90, 16, 74, 2, 14, 3, 20, 0, 0, 0, 0]));
         // /proc/net/tcp does not list the bound-only socket: one TCP port fewer.
         assert_eq!(proc, row([90, 15, 75, 2, 13, 3, 20, 0, 0, 0, 0]));
+        // --dst: the same busiest destination (9 clients + 3 TIME_WAIT toward 127.0.0.1:5000);
+        // free counts the explicit bind through netlink only.
+        let dst = |source| {
+            let mut cmd = conntrend();
+            cmd.args(["-c", "1", "--dst", "--source", source]);
+            let run = ns.run(cmd);
+            run.expect_code(0);
+            let f = crate::stream::parse_csv(&run.stdout()).fields.remove(0);
+            ["worst_dst", "worst_dst_used", "worst_dst_free"].map(|k| f[k].clone().unwrap())
+        };
+        assert_eq!(dst("netlink"), ["127.0.0.1:5000", "12", "77"]);
+        assert_eq!(dst("proc"), ["127.0.0.1:5000", "12", "78"]);
     });
 }
 
