@@ -38,6 +38,7 @@ pub fn run(config: &TopConfig) -> Result<()> {
             config.rows,
             config.sort,
             netns.clone(),
+            config.source.proc_root.is_none(),
         );
         for event in sampler.events() {
             reporter.event(&event);

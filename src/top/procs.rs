@@ -26,6 +26,8 @@ pub struct Owners {
     /// This process runs in a pid namespace below the initial one (a container without
     /// `--pid host`): sockets' owners may be processes it cannot see at all.
     pub nested_pid_namespace: bool,
+    /// No scan was made (a saved proc tree): no owner can be known.
+    pub unknown: bool,
 }
 
 /// What looking at one process gave.
@@ -48,6 +50,14 @@ fn look<T>(r: io::Result<T>) -> Look<T> {
 }
 
 impl Owners {
+    /// Owners of sockets read from a saved proc tree: not this host's processes.
+    pub fn unknown() -> Owners {
+        Owners {
+            unknown: true,
+            ..Owners::default()
+        }
+    }
+
     /// Finds the owners of `wanted` (socket inodes from the dump, sorted, no zeros). Processes of
     /// the calling thread's network namespace are scanned first; only if some sockets are still
     /// unowned (a process that made them on a thread in this namespace, or received them) are

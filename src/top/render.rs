@@ -82,7 +82,12 @@ pub fn text(r: &Report) -> String {
              --pid host?); their sockets are grouped as (other pid namespace)"
         );
     }
-    if !r.all_processes_visible {
+    if r.processes.iter().any(|p| p.comm == "(owner unknown)") {
+        let _ = writeln!(
+            o,
+            "note: the sockets come from a saved /proc tree: their processes are not known"
+        );
+    } else if !r.all_processes_visible {
         let _ = writeln!(
             o,
             "note: not running as root, so only your own processes are visible; sockets of\n      \

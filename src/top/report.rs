@@ -89,6 +89,7 @@ pub struct Report {
 const KERNEL: &str = "(kernel)";
 const NOT_VISIBLE: &str = "(not visible)";
 const OTHER_PID_NS: &str = "(other pid namespace)";
+const UNKNOWN_OWNER: &str = "(owner unknown)";
 
 /// One socket as the process table needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,13 +121,15 @@ impl Visit for Holdings {
     }
 }
 
-/// Takes one sample with `sampler`, stamped `epoch_ms`, and builds the report.
+/// Takes one sample with `sampler`, stamped `epoch_ms`, and builds the report. `live` is false
+/// for a saved proc tree: its sockets' owners are not this host's processes, so none is looked for.
 pub fn build<D: Dump>(
     sampler: &mut Sampler<D>,
     epoch_ms: u64,
     rows: usize,
     sort: Sort,
     netns: Option<String>,
+    live: bool,
 ) -> anyhow::Result<Report> {
     let mut fold = (DstTally::default(), Holdings::default());
     let sample = sampler.take(epoch_ms, &mut fold)?;
@@ -139,7 +142,11 @@ pub fn build<D: Dump>(
         .collect();
     inodes.sort_unstable();
     inodes.dedup();
-    let owners = Owners::scan(&inodes);
+    let owners = if live {
+        Owners::scan(&inodes)
+    } else {
+        Owners::unknown()
+    };
     drop(inodes);
     let pool = sampler.pool();
     let total = pool.total();
@@ -171,7 +178,7 @@ pub fn build<D: Dump>(
         states,
         destinations,
         processes,
-        all_processes_visible: owners.hidden == 0,
+        all_processes_visible: owners.hidden == 0 && !owners.unknown,
         owners_in_other_pid_namespace: other_pid_ns,
     })
 }
@@ -193,7 +200,7 @@ fn processes(
     let hidden = kernel + 1;
     let other_ns = kernel + 2;
     let closed = kernel + 3;
-    let unowned = if owners.hidden > 0 {
+    let unowned = if owners.hidden > 0 || owners.unknown {
         hidden
     } else if owners.nested_pid_namespace {
         other_ns
@@ -232,6 +239,7 @@ fn processes(
             Some(p) => (Some(p.pid), p.comm.clone(), Some(p.uid)),
             None if owner == kernel => (None, KERNEL.to_string(), None),
             None if owner == other_ns => (None, OTHER_PID_NS.to_string(), None),
+            None if owners.unknown => (None, UNKNOWN_OWNER.to_string(), None),
             None => (None, NOT_VISIBLE.to_string(), None),
         };
         out.push(ProcessUse {

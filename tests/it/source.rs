@@ -113,6 +113,19 @@ fn a_saved_proc_tree_reads_like_the_live_one() {
         let root = root.to_str().unwrap();
         let saved = sample(ns, conntrend(), &["--proc-root", root], "");
         assert_eq!(saved, live);
+        // top on a saved tree: the same pool figures, no owner taken from this host's processes.
+        let mut cmd = conntrend();
+        cmd.args(["top", "--json", "--proc-root", root]);
+        let run = ns.run(cmd);
+        run.expect_code(0);
+        let r: serde_json::Value = serde_json::from_str(run.stdout().trim()).unwrap();
+        assert_eq!(r["tcp_used"], 13, "{}", run.describe());
+        let procs = r["processes"].as_array().unwrap();
+        assert!(procs.iter().all(|p| p["pid"].is_null()), "{procs:?}");
+        assert!(
+            procs.iter().any(|p| p["comm"] == "(owner unknown)"),
+            "{procs:?}"
+        );
         // Without IPv6 tables: the IPv6 sockets are simply not there.
         std::fs::remove_file(dir.path().join("net/tcp6")).unwrap();
         std::fs::remove_file(dir.path().join("net/udp6")).unwrap();
