@@ -44,12 +44,13 @@ bench:
 	fi
 	$(CARGO) bench --bench fold
 
-# Fuzzing (not in CI): the netlink walk, the record view and the whole replayed sample path, each
+# Fuzzing (not in CI): the netlink walk, the record view, the whole replayed sample path and the
+# /proc/net line parser, each
 # FUZZ_RUNS executions from corpora seeded with the recorded dumps. Needs nightly and cargo-fuzz
 # (`cargo install cargo-fuzz`).
 FUZZ_RUNS ?= 10000000
 FUZZ_MAX_LEN ?= 16384
-FUZZ_TARGETS ?= walk record replay
+FUZZ_TARGETS ?= walk record replay procnet
 
 fuzz:
 	fuzz/seed.sh

@@ -3,7 +3,7 @@
 //! sockets; that is the fold's job.
 
 mod error;
-mod procnet;
+pub mod procnet;
 mod record;
 pub mod replay;
 mod request;

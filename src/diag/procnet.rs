@@ -137,7 +137,7 @@ impl Dump for ProcNet {
 /// `   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000  0 12345 …`
 /// into `rec`: slot, local and remote address:port, state, queues, timer, retransmits, uid,
 /// timeout, inode (and more columns that are not needed).
-fn parse_line(line: &[u8], v6: bool, rec: &mut RecordBuf) -> Result<(), &'static str> {
+pub fn parse_line(line: &[u8], v6: bool, rec: &mut RecordBuf) -> Result<(), &'static str> {
     let mut fields = line
         .split(|b| b.is_ascii_whitespace())
         .filter(|f| !f.is_empty());
