@@ -100,21 +100,49 @@ struct Holding {
     state: u8,
 }
 
-/// Every socket's owner inode, protocol, local port and state, for the process table.
+/// Every owned socket's inode, protocol, local port and state, for the process table. Sockets
+/// no process owns (inode 0: TIME_WAIT, request sockets — most of a busy host's) are only
+/// counted, for the `(kernel)` row: no row each.
 #[derive(Default)]
 struct Holdings {
     rows: Vec<Holding>,
+    kernel: KernelHold,
+}
+
+/// What the sockets without an owner hold.
+#[derive(Default)]
+struct KernelHold {
+    tcp_ports: PortSet,
+    udp_ports: PortSet,
+    established: u32,
+    close_wait: u32,
 }
 
 impl Visit for Holdings {
     fn reset(&mut self) {
         self.rows.clear();
+        self.kernel.tcp_ports.clear();
+        self.kernel.udp_ports.clear();
+        self.kernel.established = 0;
+        self.kernel.close_wait = 0;
     }
 
     fn visit(&mut self, _: &Pool, protocol: Protocol, record: &Record<'_>) {
+        let udp = protocol == Protocol::Udp;
+        if record.inode() == 0 {
+            let k = &mut self.kernel;
+            if udp {
+                k.udp_ports.insert(record.src_port());
+            } else {
+                k.tcp_ports.insert(record.src_port());
+                k.established += u32::from(record.state() == tcp_state::ESTABLISHED);
+                k.close_wait += u32::from(record.state() == tcp_state::CLOSE_WAIT);
+            }
+            return;
+        }
         self.rows.push(Holding {
             inode: record.inode(),
-            udp: protocol == Protocol::Udp,
+            udp,
             port: record.src_port(),
             state: record.state(),
         });
@@ -160,7 +188,7 @@ pub fn build<D: Dump>(
     let mut destinations = dsts.ranked(total, &pool.members);
     destinations.truncate(rows);
 
-    let (mut processes, other_pid_ns) = processes(holdings.rows, &pool.members, &owners, sort);
+    let (mut processes, other_pid_ns) = processes(holdings, &pool.members, &owners, sort);
     processes.truncate(rows);
     Ok(Report {
         epoch_ms,
@@ -190,11 +218,15 @@ pub fn build<D: Dump>(
 /// may not inspect (some were hidden), held by a process of another pid namespace (we run in a
 /// nested one), or closed between the dump and the scan (then it is left out).
 fn processes(
-    mut rows: Vec<Holding>,
+    holdings: Holdings,
     pool: &PortSet,
     owners: &Owners,
     sort: Sort,
 ) -> (Vec<ProcessUse>, bool) {
+    let Holdings {
+        mut rows,
+        kernel: k,
+    } = holdings;
     // Owner key: index into owners.processes, or one of the groups after them.
     let kernel = owners.processes.len();
     let hidden = kernel + 1;
@@ -251,6 +283,20 @@ fn processes(
             established,
             close_wait,
         });
+    }
+    let kernel_row = ProcessUse {
+        pid: None,
+        comm: KERNEL.to_string(),
+        uid: None,
+        tcp_ports: pool.count_and(&k.tcp_ports),
+        udp_ports: pool.count_and(&k.udp_ports),
+        established: k.established,
+        close_wait: k.close_wait,
+    };
+    if kernel_row.tcp_ports + kernel_row.udp_ports + kernel_row.established + kernel_row.close_wait
+        > 0
+    {
+        out.push(kernel_row);
     }
     let by = |p: &ProcessUse| match sort {
         Sort::Ports => p.tcp_ports + p.udp_ports,
