@@ -43,32 +43,50 @@ fn render(page: &str) -> String {
     String::from_utf8_lossy(&man.stdout).into_owned()
 }
 
+/// The page `kind` renders without warnings and its text holds every one of `wants`.
+fn page_shows(kind: &str, wants: &[&str]) {
+    let text = render(&generated(kind));
+    for want in wants {
+        assert!(text.contains(want), "{kind}: {want} missing from\n{text}");
+    }
+}
+
 #[test]
 fn man_pages_render_without_warnings() {
-    let text = render(&generated("man"));
-    for want in [
-        "NAME",
-        "SYNOPSIS",
-        "--format",
-        "--dst",
-        "conntrend-top(1)",
-        "COLUMNS",
-        "worst_dst_free (with --dst)",
-        "EXAMPLES",
-        "EXIT STATUS",
-    ] {
-        assert!(text.contains(want), "{want} missing from\n{text}");
-    }
-    let text = render(&generated("man-top"));
-    for want in [
-        "conntrend-top",
-        "--rows",
-        "--sort",
-        "close_wait",
-        "EXAMPLES",
-    ] {
-        assert!(text.contains(want), "{want} missing from\n{text}");
-    }
+    page_shows(
+        "man",
+        &[
+            "NAME",
+            "SYNOPSIS",
+            "--format",
+            "--dst",
+            "conntrend-top(1)",
+            "COLUMNS",
+            "worst_dst_free (with --dst)",
+            "EXAMPLES",
+            "EXIT STATUS",
+        ],
+    );
+    page_shows(
+        "man-top",
+        &[
+            "conntrend-top",
+            "--rows",
+            "--sort",
+            "close_wait",
+            "EXAMPLES",
+        ],
+    );
+    page_shows(
+        "man-states",
+        &[
+            "conntrend-states",
+            "--all",
+            "--pretty",
+            "--proc-root",
+            "EXAMPLES",
+        ],
+    );
 }
 
 #[test]

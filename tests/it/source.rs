@@ -42,21 +42,9 @@ fn sample(ns: &NetNs, mut cmd: Command, args: &[&str], stderr: &str) -> Row {
     s
 }
 
+/// The eleven counting columns (epoch_ms aside) with these values.
 fn row(values: [u64; 11]) -> Row {
-    let names = [
-        "total_port",
-        "used",
-        "free",
-        "udp_used",
-        "tcp_used",
-        "time_wait",
-        "estab",
-        "syn",
-        "close_wait",
-        "last_ack",
-        "fin_wait",
-    ];
-    names
+    crate::util::COLUMNS[1..]
         .iter()
         .zip(values)
         .map(|(k, v)| (k.to_string(), Some(v)))
