@@ -1,0 +1,173 @@
+//! The second stage of the arguments: what each command line becomes, and what is refused.
+use super::*;
+use clap::FromArgMatches;
+
+fn action(args: &[&str]) -> Result<Action, String> {
+    let m = crate::cli::command()
+        .try_get_matches_from(std::iter::once("conntrend").chain(args.iter().copied()))
+        .unwrap();
+    Action::from_cli(Cli::from_arg_matches(&m).unwrap())
+}
+
+fn config(args: &[&str]) -> Result<Config, String> {
+    match action(args)? {
+        Action::Sample(c) => Ok(c),
+        other => panic!("not a sampler command line: {other:?}"),
+    }
+}
+
+#[test]
+fn defaults() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.interval, Duration::from_secs(5));
+    assert_eq!(c.duration, Some(Duration::from_secs(60)));
+    assert_eq!(c.target, Target::Stdout);
+    assert_eq!(c.protocols, Protocols::ALL);
+    assert_eq!(c.groups, Groups::default());
+    assert_eq!(c.count, None);
+    assert_eq!(c.format, Format::Csv);
+    assert_eq!(c.netns, None);
+}
+
+#[test]
+fn zero_duration_is_unlimited_and_protocols_narrow() {
+    let c = config(&["-d", "0", "-p", "udp", "-o", "x.csv"]).unwrap();
+    assert_eq!(c.duration, None);
+    assert_eq!(c.protocols, Protocols::UDP);
+    assert_eq!(c.target, Target::File("x.csv".into()));
+}
+
+#[test]
+fn dst_needs_tcp() {
+    assert!(
+        config(&["--dst", "-p", "udp"])
+            .unwrap_err()
+            .contains("--dst")
+    );
+    assert!(
+        config(&["--dst", "-p", "tcp", "--time", "iso"])
+            .unwrap()
+            .groups
+            .contains(Group::Dst)
+    );
+}
+
+#[test]
+fn namespaces_must_exist() {
+    let err = config(&["--netns", "surely-no-such-namespace"]).unwrap_err();
+    assert!(err.contains("--netns") && err.contains("/run/netns/surely-no-such-namespace"));
+    assert!(
+        config(&["--pid", "4294967295"])
+            .unwrap_err()
+            .contains("--pid: no process")
+    );
+    let own = config(&["--pid", &std::process::id().to_string()]).unwrap();
+    assert_eq!(
+        own.netns,
+        Some(PathBuf::from(format!(
+            "/proc/{}/ns/net",
+            std::process::id()
+        )))
+    );
+    assert!(
+        config(&["--netns", "/proc/self/ns/net"])
+            .unwrap()
+            .netns
+            .is_some()
+    );
+}
+
+#[test]
+fn count_alone_has_no_duration_and_stray_operands_are_refused() {
+    let c = config(&["-c", "3"]).unwrap();
+    assert_eq!((c.count, c.duration), (Some(3), None));
+    let c = config(&["-c", "3", "-d", "10"]).unwrap();
+    assert_eq!(c.duration, Some(Duration::from_secs(10)));
+    let err = config(&["-c", "1", "junk"]).unwrap_err();
+    assert!(
+        err.contains("unexpected argument 'junk'") && !err.contains("subcommand"),
+        "{err}"
+    );
+    let err = config(&["-i", "2", "top"]).unwrap_err();
+    assert!(err.contains("conntrend top [OPTIONS]"), "{err}");
+}
+
+#[test]
+fn a_zombie_is_not_a_missing_process() {
+    // A child that has exited but is not reaped yet keeps /proc/PID, not its namespace.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while path.try_exists().unwrap_or(true) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let err = config(&["--pid", &pid.to_string()]).unwrap_err();
+    child.wait().unwrap();
+    assert!(err.contains("zombie"), "{err}");
+}
+
+#[test]
+fn sources() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.source.choice, SourceChoice::Auto);
+    let c = config(&["--source", "proc"]).unwrap();
+    assert_eq!(
+        c.source.choice,
+        SourceChoice::Proc(PathBuf::from(LIVE_PROC))
+    );
+    let c = config(&["--proc-root", "/tmp/sos/proc"]).unwrap();
+    assert_eq!(
+        c.source.choice,
+        SourceChoice::Proc(PathBuf::from("/tmp/sos/proc"))
+    );
+    assert_eq!(c.source.proc_root, Some(PathBuf::from("/tmp/sos/proc")));
+    let err = config(&["--source", "netlink", "--proc-root", "/x"]).unwrap_err();
+    assert!(err.contains("--proc-root"), "{err}");
+}
+
+#[test]
+fn states_settings() {
+    let states = |args: &[&str]| match action(args).unwrap() {
+        Action::States(s) => s,
+        other => panic!("expected states: {other:?}"),
+    };
+    let s = states(&["states"]);
+    assert_eq!(
+        (s.interval, s.count, s.all, s.pretty),
+        (None, None, false, false)
+    );
+    let s = states(&["states", "-c", "3", "--all"]);
+    assert_eq!(
+        s.interval,
+        Some(Duration::from_secs(5)),
+        "-c streams at the default interval"
+    );
+    let s = states(&["states", "-i", "2", "--proc-root", "/x"]);
+    assert_eq!(s.interval, Some(Duration::from_secs(2)));
+    assert_eq!(s.source.choice, SourceChoice::Proc(PathBuf::from("/x")));
+}
+
+#[test]
+fn top_settings() {
+    match action(&[
+        "top",
+        "-n",
+        "3",
+        "-i",
+        "2",
+        "--json",
+        "--sort",
+        "close_wait",
+    ])
+    .unwrap()
+    {
+        Action::Top(t) => {
+            assert_eq!(t.sort, Sort::CloseWait);
+            assert_eq!(t.rows, 3);
+            assert_eq!(t.refresh, Some(Duration::from_secs(2)));
+            assert!(t.json);
+        }
+        other => panic!("expected top: {other:?}"),
+    }
+}
