@@ -28,6 +28,24 @@ Examples:
   conntrend states -i 10 -o states.json  one line every 10 s, appended to states.json
   conntrend states --proc-root sos/proc  the tables of a saved /proc tree (sosreport)";
 
+pub const CONNS_EXAMPLES: &str = "\
+Fields for -o (any case; connstat's, then Linux's):
+  laddr lport raddr rport state inbytes insegs inunorderbytes inunordersegs outbytes outsegs
+  retransbytes retranssegs suna unsent swnd cwnd rwnd mss rto rtt rtts rttc
+  rttvar minrtt rqueue wqueue retrans lost reordering unacked sacked deliveryrate pacingrate
+  cong timer expires uid inode pid comm rmem wmem rcvbuf sndbuf
+  Units: bytes (cwnd = segments x mss), rto ms, rtt/rttvar/minrtt us, rates bytes/s.
+  inunorderbytes, rtts and rttc are always empty: Linux does not keep them.
+Filter fields for -F: laddr, raddr (an address or CIDR prefix), lport, rport (a port or LO-HI),
+  state (connstat's or Linux's names, any case).
+
+Examples:
+  conntrend conns                                  every TCP socket, connstat's default fields
+  conntrend conns -e -o laddr,lport,raddr,rport,rtt,cwnd,retranssegs
+  conntrend conns -F raddr=10.0.0.0/8,rport=443 -P -o raddr,rtt
+  conntrend conns -L -e --json | jq 'select(.retranssegs > 0)'
+  conntrend conns -T u -i 10 -c 6 -e -P -o laddr,lport,raddr,rport,inbytes,outbytes";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -71,6 +89,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("states", |states| {
             states.after_help(format!("{STATES_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("conns", |conns| {
+            conns.after_help(format!("{CONNS_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +104,10 @@ pub enum Command {
     /// network-connections script (same keys, same numbers)
     #[command(version)]
     States(StatesArgs),
+    /// Per-connection TCP statistics with illumos connstat's interface: addresses, state, bytes,
+    /// segments, retransmits, RTT, windows, from the kernel's tcp_info
+    #[command(version)]
+    Conns(ConnsArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -92,7 +117,7 @@ pub struct IntervalArg {
     #[arg(
         short = 'i',
         long = "interval-sec",
-        alias = "interval_sec",
+        aliases = ["interval_sec", "interval"],
         value_name = "SECONDS",
         allow_negative_numbers = true,
         value_parser = at_least_one_u32
@@ -242,6 +267,8 @@ pub enum GenerateArg {
     ManTop,
     /// conntrend-states.1
     ManStates,
+    /// conntrend-conns.1
+    ManConns,
     CompleteBash,
     CompleteZsh,
     CompleteFish,
@@ -281,6 +308,80 @@ pub struct StatesArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// `conntrend conns`'s flags: connstat's, plus the other modes' namespace and source flags.
+#[derive(Debug, Args)]
+pub struct ConnsArgs {
+    /// IPv4 connections only
+    #[arg(short = '4', long = "ipv4")]
+    pub ipv4: bool,
+
+    /// IPv6 connections only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// ESTABLISHED connections only (the same as -F state=established)
+    #[arg(short = 'e', long)]
+    pub established: bool,
+
+    /// Leave out connections whose local or remote address is loopback
+    #[arg(short = 'L', long = "no-loopback")]
+    pub no_loopback: bool,
+
+    /// Only connections matching every field=value: laddr, raddr (address or CIDR), lport, rport
+    /// (port or LO-HI), state
+    #[arg(short = 'F', long, value_name = "FIELD=VALUE[,...]")]
+    pub filter: Vec<String>,
+
+    /// The fields to print, comma-separated (as in connstat: not an output file) [default:
+    /// laddr,lport,raddr,rport,state]
+    #[arg(short = 'o', long = "output", value_name = "FIELD[,...]")]
+    pub fields: Option<String>,
+
+    /// Comma-separated values without a header (needs -o, as in connstat)
+    #[arg(short = 'P', long, conflicts_with = "json")]
+    pub parsable: bool,
+
+    /// A timestamp line before each report: u seconds since the epoch, d date(1)'s format
+    #[arg(short = 'T', long, value_enum, value_name = "d|u")]
+    pub timestamp: Option<StampArg>,
+
+    #[command(flatten)]
+    pub interval: IntervalArg,
+
+    /// Number of reports (with -i)
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = at_least_one_u64
+    )]
+    pub count: Option<u64>,
+
+    /// JSON Lines: one object per connection, with epoch_ms
+    #[arg(long)]
+    pub json: bool,
+
+    /// Filter in user space only, never in the kernel (to check that both give the same rows)
+    #[arg(long, hide = true)]
+    pub no_kernel_filter: bool,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// `conns -T` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StampArg {
+    /// date(1)'s default format
+    D,
+    /// Seconds since the epoch
+    U,
 }
 
 /// `-p` values.

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    Cli, Command, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, SourceArg, SourceArgs,
-    StatesArgs, TimeArg, TopArgs,
+    Cli, Command, ConnsArgs, FormatArg, NsArgs, ProtocolArg, SampleArgs, SortArg, SourceArg,
+    SourceArgs, StampArg, StatesArgs, TimeArg, TopArgs,
 };
+use crate::conns::{ConnsConfig, Field, Filter, Stamp, Style};
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::netns;
 use crate::output::Format;
@@ -27,6 +28,8 @@ pub enum Action {
     Top(TopConfig),
     /// `conntrend states`.
     States(StatesConfig),
+    /// `conntrend conns`.
+    Conns(ConnsConfig),
 }
 
 /// `conntrend states`'s settings.
@@ -112,6 +115,7 @@ impl Action {
             None => Config::from_args(cli.sample).map(Action::Sample),
             Some(Command::Top(top)) => TopConfig::from_args(top).map(Action::Top),
             Some(Command::States(states)) => StatesConfig::from_args(states).map(Action::States),
+            Some(Command::Conns(conns)) => conns_config(conns).map(Action::Conns),
         }
     }
 }
@@ -212,6 +216,75 @@ impl StatesConfig {
             source: sources(args.source)?,
         })
     }
+}
+
+/// `conntrend conns`'s flags checked: the filter parsed, the fields named, connstat's rules.
+fn conns_config(args: ConnsArgs) -> Result<ConnsConfig, String> {
+    let mut filter = Filter {
+        // -4 and -6 together, like neither: both families.
+        v4: args.ipv4 || !args.ipv6,
+        v6: args.ipv6 || !args.ipv4,
+        no_loopback: args.no_loopback,
+        ..Filter::default()
+    };
+    let mut seen = Vec::new();
+    if args.established {
+        filter.add("state=established", &mut seen)?;
+    }
+    for spec in &args.filter {
+        filter.add(spec, &mut seen).map_err(|e| {
+            if args.established && e.contains("'state'") {
+                format!("{e} (-e already means state=established)")
+            } else {
+                e
+            }
+        })?;
+    }
+    if args.parsable && args.fields.is_none() {
+        return Err("-P needs -o: name the fields to print (as connstat requires)".into());
+    }
+    let fields = match &args.fields {
+        None => crate::conns::fields::DEFAULT.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                Field::parse(name.trim()).ok_or_else(|| {
+                    let valid: Vec<_> =
+                        crate::conns::fields::ALL.iter().map(|f| f.name()).collect();
+                    format!(
+                        "-o: unknown field '{}' (valid fields: {})",
+                        name.trim(),
+                        valid.join(", ")
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if args.count.is_some() && args.interval.interval_sec.is_none() {
+        return Err("-c counts reports made every -i seconds: give -i too".into());
+    }
+    Ok(ConnsConfig {
+        style: if args.json {
+            Style::Json
+        } else if args.parsable {
+            Style::Parsable
+        } else {
+            Style::Text {
+                addr_width: if filter.v6 { 39 } else { 15 },
+            }
+        },
+        filter,
+        fields,
+        stamp: args.timestamp.map(|t| match t {
+            StampArg::D => Stamp::Date,
+            StampArg::U => Stamp::Unix,
+        }),
+        interval: args.interval.interval_sec.map(secs),
+        count: args.count,
+        kernel_filter: !args.no_kernel_filter,
+        netns: namespace(&args.ns)?,
+        source: sources(args.source)?,
+    })
 }
 
 /// `-o`: standard output for `-`, else a file to append to (clap has refused an empty path).

@@ -51,6 +51,19 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManConns => {
+            let conns = cmd
+                .find_subcommand("conns")
+                .expect("cli.rs defines `conns`");
+            return page(
+                conns,
+                out,
+                &[
+                    ("FIELDS AND EXAMPLES", verbatim(cli::CONNS_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod conns;
 pub mod diag;
 pub mod dst;
 pub mod fold;

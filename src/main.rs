@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Action::Sample(config) => conntrend::run::run(config),
         Action::Top(config) => conntrend::top::run(config),
         Action::States(config) => conntrend::states::run(config),
+        Action::Conns(config) => conntrend::conns::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::diag::{DiagSocket, Dump, Family, Protocol, Protocols, Record, Source, SourceChoice};
+use crate::diag::{
+    DiagSocket, Dump, Family, Protocol, Protocols, Query, Record, Source, SourceChoice,
+};
 use crate::fold::Visit;
 use crate::pool::{Pool, PoolReader};
 use crate::sample::{Sample, Tally};
@@ -116,9 +118,31 @@ impl<D: Dump> Sampler<D> {
         self.events.drain(..)
     }
 
+    /// Asks every later dump for `query` (states, extensions, a kernel-side filter) instead of
+    /// every socket bare. A source without a kernel behind it still dumps everything: visitors
+    /// that asked for a narrower query check what they are shown.
+    pub fn set_query(&mut self, query: &Query) {
+        self.diag.set_query(query);
+    }
+
     /// Takes one sample now, stamped `epoch_ms`, also showing every record to `extra` (which is
     /// reset before each attempt, like the sample's own counters).
     pub fn take(&mut self, epoch_ms: u64, extra: &mut impl Visit) -> Result<Sample> {
+        self.take_within(DUMP_ATTEMPTS, epoch_ms, extra)
+    }
+
+    /// As [`Sampler::take`], but an interrupted dump is kept as it is, never taken again: for a
+    /// visitor that hands records on as they arrive and cannot take them back (`conns`).
+    pub fn take_once(&mut self, epoch_ms: u64, extra: &mut impl Visit) -> Result<Sample> {
+        self.take_within(1, epoch_ms, extra)
+    }
+
+    fn take_within(
+        &mut self,
+        attempts: u32,
+        epoch_ms: u64,
+        extra: &mut impl Visit,
+    ) -> Result<Sample> {
         self.reader.read(&mut self.pool)?;
         let mut attempt = 1;
         loop {
@@ -130,7 +154,7 @@ impl<D: Dump> Sampler<D> {
                 Dumped::Redo => continue,
                 Dumped::Interrupted => {}
             }
-            let retrying = attempt < DUMP_ATTEMPTS;
+            let retrying = attempt < attempts;
             self.events.push(Event::Interrupted { attempt, retrying });
             if !retrying {
                 break;

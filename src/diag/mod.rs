@@ -2,6 +2,7 @@
 //! each `inet_diag_msg`, and netlink errors decoded for people. Nothing here counts or interprets
 //! sockets; that is the fold's job.
 
+pub mod bytecode;
 mod error;
 pub mod procnet;
 mod record;
@@ -9,6 +10,7 @@ pub mod replay;
 mod request;
 mod socket;
 mod source;
+mod tcp_info;
 mod walk;
 
 pub use error::DiagError;
@@ -17,8 +19,10 @@ pub use procnet::ProcNet;
 pub use record::raw_record;
 pub use record::{RECORD_LEN, Record, RecordBuf};
 pub use replay::Replay;
+pub use request::{Query, attr, ext};
 pub use socket::{DiagSocket, DumpEnd};
 pub use source::{LIVE_PROC, Source, SourceChoice};
+pub use tcp_info::TcpInfo;
 pub use walk::{Walk, walk};
 
 /// A source of socket dumps: the kernel ([`DiagSocket`]) or recorded bytes ([`Replay`]).
@@ -30,6 +34,11 @@ pub trait Dump {
         protocol: Protocol,
         visit: impl FnMut(Record<'_>),
     ) -> Result<DumpEnd, DiagError>;
+
+    /// Asks every later dump for `query`'s states, extensions and filter. Sources without a
+    /// kernel behind them (/proc/net, recordings) ignore it: they dump everything, and whoever
+    /// asked filters what it is shown.
+    fn set_query(&mut self, _query: &Query) {}
 
     /// After `err`, switch to another way of dumping if this source has one (netlink refused by a
     /// sandbox → /proc/net); true when the sample should be taken again that way.

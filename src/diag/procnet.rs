@@ -150,9 +150,9 @@ pub fn parse_line(line: &[u8], v6: bool, rec: &mut RecordBuf) -> Result<(), &'st
     let remote = next("no remote address")?;
     let state = hex(next("no state")?).ok_or("the state is not hex")?;
     let state = u8::try_from(state).map_err(|_| "the state is out of range")?;
-    for what in ["no queues", "no timer", "no retransmit count"] {
-        next(what)?;
-    }
+    let (wqueue, rqueue) = pair(next("no queues")?).ok_or("malformed queues")?;
+    let (timer, ticks) = pair(next("no timer")?).ok_or("a malformed timer")?;
+    next("no retransmit count")?;
     let uid = decimal(next("no uid")?).ok_or("the uid is not a number")?;
     next("no timeout")?;
     let inode = decimal(next("no inode")?).ok_or("the inode is not a number")?;
@@ -167,8 +167,21 @@ pub fn parse_line(line: &[u8], v6: bool, rec: &mut RecordBuf) -> Result<(), &'st
     rec.reset(family, state)
         .ports(sport, dport)
         .addrs(&src[..len], &dst[..len])
-        .owner(uid, inode);
+        .owner(uid, inode)
+        .queues(
+            u8::try_from(timer).map_err(|_| "the timer is out of range")?,
+            // The kernel prints the time left in USER_HZ (100) ticks.
+            u32::try_from(ticks.saturating_mul(10)).unwrap_or(u32::MAX),
+            u32::try_from(rqueue).map_err(|_| "the receive queue is out of range")?,
+            u32::try_from(wqueue).map_err(|_| "the send queue is out of range")?,
+        );
     Ok(())
+}
+
+/// `HEX:HEX` (`tx_queue:rx_queue`, `tr:tm->when`).
+fn pair(field: &[u8]) -> Option<(u64, u64)> {
+    let colon = field.iter().position(|&b| b == b':')?;
+    Some((hex(&field[..colon])?, hex(&field[colon + 1..])?))
 }
 
 /// `ADDR:PORT`: the address as the kernel printed it (32-bit words in host order, 1 for IPv4 and

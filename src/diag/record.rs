@@ -1,5 +1,6 @@
 //! A borrowed, zero-copy view of one `struct inet_diag_msg` (linux/inet_diag.h), read at fixed
-//! offsets in place: no allocation, no copying, whatever attributes follow are ignored.
+//! offsets in place, and of the attributes that follow it (tcp_info, the congestion control name,
+//! memory): no allocation, no copying.
 
 /// Size of the fixed `inet_diag_msg` header.
 pub const RECORD_LEN: usize = 72;
@@ -7,10 +8,14 @@ pub const RECORD_LEN: usize = 72;
 // Offsets inside inet_diag_msg.
 const FAMILY: usize = 0;
 const STATE: usize = 1;
+const TIMER: usize = 2;
 const SPORT: usize = 4; // big-endian
 const DPORT: usize = 6; // big-endian
 const SRC: usize = 8; // 16 bytes; IPv4 uses the first 4
 const DST: usize = 24;
+const EXPIRES: usize = 52; // host order, ms
+const RQUEUE: usize = 56;
+const WQUEUE: usize = 60;
 const UID: usize = 64; // host order
 const INODE: usize = 68; // host order
 
@@ -18,13 +23,16 @@ const INODE: usize = 68; // host order
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
     bytes: &'a [u8; RECORD_LEN],
+    /// The netlink attributes after the header (empty for records not from netlink).
+    attrs: &'a [u8],
 }
 
 impl<'a> Record<'a> {
     /// A view of `payload` (the netlink message's payload), or `None` if it is too short.
     pub fn new(payload: &'a [u8]) -> Option<Self> {
         let bytes = payload.get(..RECORD_LEN)?.try_into().ok()?;
-        Some(Record { bytes })
+        let attrs = &payload[RECORD_LEN..];
+        Some(Record { bytes, attrs })
     }
 
     /// `AF_INET` or `AF_INET6`.
@@ -60,12 +68,54 @@ impl<'a> Record<'a> {
 
     /// Owner's uid.
     pub fn uid(&self) -> u32 {
-        u32::from_ne_bytes(self.bytes[UID..UID + 4].try_into().unwrap())
+        self.u32_at(UID)
     }
 
     /// Socket inode; 0 for TIME_WAIT and request sockets, which no process owns.
     pub fn inode(&self) -> u32 {
-        u32::from_ne_bytes(self.bytes[INODE..INODE + 4].try_into().unwrap())
+        self.u32_at(INODE)
+    }
+
+    /// `idiag_timer`: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe.
+    pub fn timer(&self) -> u8 {
+        self.bytes[TIMER]
+    }
+
+    /// Milliseconds until the timer fires.
+    pub fn expires(&self) -> u32 {
+        self.u32_at(EXPIRES)
+    }
+
+    /// `idiag_rqueue`: bytes received but not read (a listener: connections waiting for accept).
+    pub fn rqueue(&self) -> u32 {
+        self.u32_at(RQUEUE)
+    }
+
+    /// `idiag_wqueue`: bytes written but not acknowledged (a listener: its backlog).
+    pub fn wqueue(&self) -> u32 {
+        self.u32_at(WQUEUE)
+    }
+
+    /// The payload of the first attribute of type `kind` (`INET_DIAG_INFO`…), if the kernel sent
+    /// one. A malformed attribute ends the search.
+    pub fn attr(&self, kind: u16) -> Option<&'a [u8]> {
+        let mut rest = self.attrs;
+        while rest.len() >= 4 {
+            let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+            let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+            if len < 4 || len > rest.len() {
+                return None;
+            }
+            if ty == kind {
+                return Some(&rest[4..len]);
+            }
+            rest = &rest[((len + 3) & !3).min(rest.len())..];
+        }
+        None
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.bytes[at..at + 4].try_into().unwrap())
     }
 
     fn addr_len(&self) -> usize {
@@ -120,8 +170,20 @@ impl RecordBuf {
         self
     }
 
+    /// Timer, milliseconds to expiry, and the receive and send queues.
+    pub fn queues(&mut self, timer: u8, expires: u32, rqueue: u32, wqueue: u32) -> &mut Self {
+        self.bytes[TIMER] = timer;
+        self.bytes[EXPIRES..EXPIRES + 4].copy_from_slice(&expires.to_ne_bytes());
+        self.bytes[RQUEUE..RQUEUE + 4].copy_from_slice(&rqueue.to_ne_bytes());
+        self.bytes[WQUEUE..WQUEUE + 4].copy_from_slice(&wqueue.to_ne_bytes());
+        self
+    }
+
     pub fn record(&self) -> Record<'_> {
-        Record { bytes: &self.bytes }
+        Record {
+            bytes: &self.bytes,
+            attrs: &[],
+        }
     }
 }
 
@@ -170,6 +232,25 @@ mod tests {
         assert_eq!(r.dst_addr(), &[10, 1, 2, 3]);
         assert_eq!(r.uid(), 1000);
         assert_eq!(r.inode(), 777);
+    }
+
+    #[test]
+    fn finds_attributes_after_the_header() {
+        let mut raw = vec![0u8; RECORD_LEN];
+        // type 8 (SHUTDOWN), 1 byte, padded; then type 4 (CONG) "cubic\0".
+        raw.extend_from_slice(&5u16.to_ne_bytes());
+        raw.extend_from_slice(&8u16.to_ne_bytes());
+        raw.extend_from_slice(&[3, 0, 0, 0]);
+        raw.extend_from_slice(&10u16.to_ne_bytes());
+        raw.extend_from_slice(&4u16.to_ne_bytes());
+        raw.extend_from_slice(b"cubic\0\0\0");
+        let r = Record::new(&raw).unwrap();
+        assert_eq!(r.attr(8), Some(&[3u8][..]));
+        assert_eq!(r.attr(4), Some(&b"cubic\0"[..]));
+        assert_eq!(r.attr(2), None);
+        // A length running past the end is not trusted.
+        raw[RECORD_LEN] = 200;
+        assert_eq!(Record::new(&raw).unwrap().attr(4), None);
     }
 
     #[test]

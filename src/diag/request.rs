@@ -1,13 +1,10 @@
-//! Dump requests, built once with netlink-packet-sock-diag's types and re-sent every sample with
-//! a fresh sequence number patched in place.
+//! Dump requests, built once per query and re-sent every sample with a fresh sequence number
+//! patched in place. A [`Query`] says what every dump asks the kernel for: which states, which
+//! extensions (tcp_info…), and an optional bytecode filter the kernel runs on each socket.
 
-use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-};
-use netlink_packet_sock_diag::{
-    SockDiagMessage,
-    constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP},
-    inet::{ExtensionFlags, InetRequest, SocketId, StateFlags},
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_sock_diag::constants::{
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
 };
 
 use super::{Family, Protocol, tcp_state};
@@ -17,16 +14,56 @@ const SEQ: std::ops::Range<usize> = 8..12;
 const NLMSG_HDRLEN: usize = 16;
 /// sizeof(struct inet_diag_req).
 const INET_DIAG_REQ_LEN: usize = 60;
+/// sizeof(struct inet_diag_req_v2).
+const INET_DIAG_REQ_V2_LEN: usize = 56;
+/// The request attribute that carries a bytecode filter.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
 /// nlmsg_type of the older TCP dump request; its answers carry the same type.
 pub const TCPDIAG_GETSOCK: u16 = 18;
 
-/// Every state bit, including NEW_SYN_RECV (12) and BOUND_INACTIVE (13) which `StateFlags` does
-/// not name.
-fn all_states() -> StateFlags {
-    StateFlags::from_bits_retain((1u32 << tcp_state::COUNT) - 2)
+/// Extension bits of `idiag_ext`: bit (attribute type − 1).
+pub mod ext {
+    pub const MEMINFO: u8 = 1 << 0;
+    pub const INFO: u8 = 1 << 1;
+    pub const CONG: u8 = 1 << 3;
+    pub const SKMEMINFO: u8 = 1 << 6;
 }
 
-/// The serialized bytes of one SOCK_DIAG_BY_FAMILY dump request.
+/// Attribute types of the answers (linux/inet_diag.h).
+pub mod attr {
+    pub const INFO: u16 = 2;
+    pub const CONG: u16 = 4;
+    pub const SKMEMINFO: u16 = 7;
+}
+
+/// What each dump asks for. The default is every state, no extensions, no filter: what a sample
+/// needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Bit n set: sockets in state n.
+    pub states: u32,
+    /// [`ext`] bits.
+    pub extensions: u8,
+    /// inet_diag bytecode (see [`super::bytecode`]); empty: no filter.
+    pub bytecode: Vec<u8>,
+}
+
+impl Query {
+    /// Every state bit, including NEW_SYN_RECV (12) and BOUND_INACTIVE (13).
+    pub const ALL_STATES: u32 = (1u32 << tcp_state::COUNT) - 2;
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            states: Query::ALL_STATES,
+            extensions: 0,
+            bytecode: Vec::new(),
+        }
+    }
+}
+
+/// The serialized bytes of one dump request.
 pub struct Request {
     bytes: Vec<u8>,
 }
@@ -34,49 +71,57 @@ pub struct Request {
 impl Request {
     /// The dump request for `family` and `protocol`; `None` for a UDP dump of both families at
     /// once, which the kernel has no request for.
-    pub fn new(family: Family, protocol: Protocol) -> Option<Self> {
-        let (af, socket_id) = match (family, protocol) {
-            (Family::V4, _) => (AF_INET, SocketId::new_v4()),
-            (Family::V6, _) => (AF_INET6, SocketId::new_v6()),
-            (Family::Both, Protocol::Tcp) => return Some(Self::tcp_both_families()),
+    pub fn new(family: Family, protocol: Protocol, query: &Query) -> Option<Self> {
+        let af = match (family, protocol) {
+            (Family::V4, _) => AF_INET,
+            (Family::V6, _) => AF_INET6,
+            (Family::Both, Protocol::Tcp) => return Some(Self::tcp_both_families(query)),
             (Family::Both, Protocol::Udp) => return None,
         };
         let proto = match protocol {
             Protocol::Tcp => IPPROTO_TCP,
             Protocol::Udp => IPPROTO_UDP,
         };
-        let request = InetRequest {
-            family: af,
-            protocol: proto,
-            extensions: ExtensionFlags::empty(),
-            states: all_states(),
-            socket_id,
-        };
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let mut message = NetlinkMessage::new(
-            header,
-            NetlinkPayload::InnerMessage(SockDiagMessage::InetRequest(request)),
-        );
-        message.finalize();
-        let mut bytes = vec![0; message.buffer_len()];
-        message.serialize(&mut bytes);
-        Some(Request { bytes })
+        // inet_diag_req_v2: family, protocol, ext, pad, states, then the 48-byte socket id
+        // (zero: any socket).
+        let mut fixed = [0u8; INET_DIAG_REQ_V2_LEN];
+        fixed[0] = af;
+        fixed[1] = proto;
+        fixed[2] = query.extensions;
+        fixed[4..8].copy_from_slice(&query.states.to_ne_bytes());
+        Some(Self::message(SOCK_DIAG_BY_FAMILY, &fixed, &query.bytecode))
     }
 
     /// The older TCPDIAG_GETSOCK dump request (`struct inet_diag_req`, linux/inet_diag.h), which
     /// the kernel runs with AF_UNSPEC: TCP over IPv4 and IPv6 in one walk of the hash tables.
-    /// netlink-packet-sock-diag models only the v2 request, so these 76 bytes are laid out here.
-    pub fn tcp_both_families() -> Self {
-        const LEN: usize = NLMSG_HDRLEN + INET_DIAG_REQ_LEN;
-        let mut bytes = vec![0u8; LEN];
-        bytes[0..4].copy_from_slice(&(LEN as u32).to_ne_bytes());
-        bytes[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
-        bytes[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-        // inet_diag_req: family, src_len, dst_len, ext (all 0: AF_UNSPEC, no extensions), the
-        // 48-byte socket id (zero: any), then the state mask and dbs.
-        let states = NLMSG_HDRLEN + 4 + 48;
-        bytes[states..states + 4].copy_from_slice(&all_states().bits().to_ne_bytes());
+    pub fn tcp_both_families(query: &Query) -> Self {
+        // inet_diag_req: family (AF_UNSPEC), src_len, dst_len, ext, the 48-byte socket id (any),
+        // then the state mask and dbs.
+        let mut fixed = [0u8; INET_DIAG_REQ_LEN];
+        fixed[3] = query.extensions;
+        fixed[52..56].copy_from_slice(&query.states.to_ne_bytes());
+        Self::message(TCPDIAG_GETSOCK, &fixed, &query.bytecode)
+    }
+
+    /// nlmsghdr + the fixed request + the bytecode attribute when there is a filter.
+    fn message(kind: u16, fixed: &[u8], bytecode: &[u8]) -> Self {
+        let attr_len = if bytecode.is_empty() {
+            0
+        } else {
+            4 + bytecode.len()
+        };
+        let len = NLMSG_HDRLEN + fixed.len() + attr_len;
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&(len as u32).to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        bytes.extend_from_slice(&[0; 8]); // seq, pid
+        bytes.extend_from_slice(fixed);
+        if attr_len > 0 {
+            bytes.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+            bytes.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+            bytes.extend_from_slice(bytecode);
+        }
         Request { bytes }
     }
 
@@ -93,7 +138,7 @@ mod tests {
 
     #[test]
     fn tcp_both_families_is_a_legacy_inet_diag_req() {
-        let mut r = Request::tcp_both_families();
+        let mut r = Request::tcp_both_families(&Query::default());
         let b = r.with_seq(9).to_vec();
         assert_eq!(b.len(), 76);
         assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 76);
@@ -112,8 +157,8 @@ mod tests {
 
     #[test]
     fn request_is_an_inet_diag_req_v2_for_every_state() {
-        assert!(Request::new(Family::Both, Protocol::Udp).is_none());
-        let mut r = Request::new(Family::V6, Protocol::Udp).unwrap();
+        assert!(Request::new(Family::Both, Protocol::Udp, &Query::default()).is_none());
+        let mut r = Request::new(Family::V6, Protocol::Udp, &Query::default()).unwrap();
         let b = r.with_seq(7).to_vec();
         // nlmsghdr (16) + inet_diag_req_v2 (56)
         assert_eq!(b.len(), 72);
@@ -126,5 +171,40 @@ mod tests {
         assert_eq!(b[18], 0, "no extensions");
         let states = u32::from_ne_bytes(b[20..24].try_into().unwrap());
         assert_eq!(states, 0b11_1111_1111_1110, "states 1..=13");
+    }
+
+    #[test]
+    fn a_query_sets_states_extensions_and_a_bytecode_attribute() {
+        let query = Query {
+            states: 1 << tcp_state::ESTABLISHED,
+            extensions: ext::INFO | ext::CONG,
+            bytecode: vec![1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        let b = Request::new(Family::V4, Protocol::Tcp, &query)
+            .unwrap()
+            .with_seq(1)
+            .to_vec();
+        assert_eq!(b.len(), 16 + 56 + 4 + 8);
+        assert_eq!(
+            u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize,
+            b.len()
+        );
+        assert_eq!(b[18], ext::INFO | ext::CONG);
+        assert_eq!(u32::from_ne_bytes(b[20..24].try_into().unwrap()), 2);
+        assert_eq!(
+            u16::from_ne_bytes(b[72..74].try_into().unwrap()),
+            12,
+            "rta_len"
+        );
+        assert_eq!(
+            u16::from_ne_bytes(b[74..76].try_into().unwrap()),
+            1,
+            "BYTECODE"
+        );
+        assert_eq!(&b[76..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let both = Request::tcp_both_families(&query).with_seq(1).to_vec();
+        assert_eq!(both.len(), 16 + 60 + 12);
+        assert_eq!(both[19], ext::INFO | ext::CONG);
+        assert_eq!(u32::from_ne_bytes(both[68..72].try_into().unwrap()), 2);
     }
 }

@@ -3,7 +3,7 @@
 
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
-use super::request::Request;
+use super::request::{Query, Request};
 use super::{DiagError, Dump, Family, Protocol, Record, Walk, walk};
 
 /// The receive buffer. The kernel sizes dump datagrams to at most 32 KiB; twice that leaves room.
@@ -35,12 +35,11 @@ impl DiagSocket {
         socket.connect(&SocketAddr::new(0, 0))?;
         // Best effort: a smaller queue only means more round trips.
         let _ = socket.set_rx_buf_sz(SO_RCVBUF);
-        let req = |p| Family::ALL.map(|f| Request::new(f, p));
         Ok(DiagSocket {
             socket,
             buf: Vec::with_capacity(RECV_BUF),
             seq: 0,
-            requests: [req(Protocol::Tcp), req(Protocol::Udp)],
+            requests: requests(&Query::default()),
         })
     }
 
@@ -86,7 +85,17 @@ impl DiagSocket {
     }
 }
 
+/// Every dump request for `query`, indexed by [protocol][family].
+fn requests(query: &Query) -> [[Option<Request>; 3]; 2] {
+    let req = |p| Family::ALL.map(|f| Request::new(f, p, query));
+    [req(Protocol::Tcp), req(Protocol::Udp)]
+}
+
 impl Dump for DiagSocket {
+    fn set_query(&mut self, query: &Query) {
+        self.requests = requests(query);
+    }
+
     fn dump(
         &mut self,
         family: Family,

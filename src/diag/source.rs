@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{DiagError, DiagSocket, Dump, DumpEnd, Family, ProcNet, Protocol, Record};
+use super::{DiagError, DiagSocket, Dump, DumpEnd, Family, ProcNet, Protocol, Query, Record};
 
 /// What `--source` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +82,12 @@ impl Dump for Source {
         match self {
             Source::Netlink { socket, .. } => socket.dump(family, protocol, visit),
             Source::Proc(p) => p.dump(family, protocol, visit),
+        }
+    }
+
+    fn set_query(&mut self, query: &Query) {
+        if let Source::Netlink { socket, .. } = self {
+            socket.set_query(query);
         }
     }
 

@@ -2,7 +2,7 @@
 //! pool, every TCP state, the busiest destinations and the processes holding pool ports. Reuses
 //! the sampler (seam + fold) and the destination fold; only the owners scan is its own.
 
-mod procs;
+pub mod procs;
 mod render;
 mod report;
 

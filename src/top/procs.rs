@@ -63,6 +63,16 @@ impl Owners {
     /// unowned (a process that made them on a thread in this namespace, or received them) are
     /// the other processes scanned too.
     pub fn scan(wanted: &[u32]) -> Owners {
+        Owners::scan_for(Some(wanted))
+    }
+
+    /// Finds the owner of every socket any process holds (for a report that streams its rows,
+    /// so cannot know the inodes first): every process is scanned.
+    pub fn scan_all() -> Owners {
+        Owners::scan_for(None)
+    }
+
+    fn scan_for(wanted: Option<&[u32]>) -> Owners {
         let mut owners = Owners {
             nested_pid_namespace: nested_pid_namespace(),
             ..Owners::default()
@@ -88,7 +98,7 @@ impl Owners {
             }
         }
         owners.settle();
-        if owners.by_inode.len() < wanted.len() {
+        if wanted.is_none_or(|w| owners.by_inode.len() < w.len()) {
             for pid in elsewhere {
                 owners.scan_process(pid, wanted, &mut link);
             }
@@ -98,7 +108,7 @@ impl Owners {
     }
 
     /// Records which of `wanted` process `pid` holds.
-    fn scan_process(&mut self, pid: u32, wanted: &[u32], link: &mut String) {
+    fn scan_process(&mut self, pid: u32, wanted: Option<&[u32]>, link: &mut String) {
         let dir = format!("/proc/{pid}");
         let fds = match look(fs::read_dir(format!("{dir}/fd"))) {
             Look::Seen(fds) => fds,
@@ -118,7 +128,7 @@ impl Owners {
             let Some(inode) = socket_inode(link) else {
                 continue;
             };
-            if wanted.binary_search(&inode).is_err() {
+            if wanted.is_some_and(|w| w.binary_search(&inode).is_err()) {
                 continue;
             }
             let i = *index.get_or_insert_with(|| {
