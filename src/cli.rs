@@ -343,8 +343,15 @@ pub struct ConnsArgs {
     #[arg(short = 'P', long, conflicts_with = "json")]
     pub parsable: bool,
 
-    /// A timestamp line before each report: u seconds since the epoch, d date(1)'s format
-    #[arg(short = 'T', long, value_enum, value_name = "d|u")]
+    /// A timestamp line before each report: u seconds since the epoch, d date(1)'s format (with
+    /// -P the line starts with "= ", as connstat's does)
+    #[arg(
+        short = 'T',
+        long,
+        value_enum,
+        value_name = "d|u",
+        conflicts_with = "json"
+    )]
     pub timestamp: Option<StampArg>,
 
     #[command(flatten)]

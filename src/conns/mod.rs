@@ -76,6 +76,11 @@ pub fn run(config: &ConnsConfig) -> Result<()> {
     loop {
         let epoch_ms = clock.epoch_ms();
         if let Some(stamp) = config.stamp {
+            // As connstat: in parsable output the line starts with "= ", so that
+            // `grep -v '^='` leaves the rows alone.
+            if config.style == Style::Parsable {
+                buf.extend_from_slice(b"= ");
+            }
             timestamp(stamp, epoch_ms, &mut buf);
         }
         if let Style::Text { addr_width } = config.style {
