@@ -10,6 +10,9 @@ struct Live {
     seen: Vec<String>,
     reader: JoinHandle<()>,
     err_file: PathBuf,
+    /// Kept so the stderr file outlives the run: dropping it would delete the file before it is
+    /// read, and an empty read would pass every "nothing on stderr" check.
+    _dir: tempfile::TempDir,
 }
 
 impl Live {
@@ -39,6 +42,7 @@ impl Live {
             seen,
             reader,
             err_file,
+            _dir: dir,
         }
     }
 
@@ -75,7 +79,7 @@ impl Live {
         let output = Output {
             status: status.unwrap_or_else(|| self.child.wait().unwrap()),
             stdout: (self.seen.join("\n") + "\n").into_bytes(),
-            stderr: std::fs::read(&self.err_file).unwrap_or_default(),
+            stderr: std::fs::read(&self.err_file).expect("conntrend's stderr file"),
         };
         let cmdline = self.cmdline;
         let run = Run { cmdline, output };
