@@ -46,6 +46,20 @@ Examples:
   conntrend conns -L -e --json | jq 'select(.retranssegs > 0)'
   conntrend conns -T u -i 10 -c 6 -e -P -o laddr,lport,raddr,rport,inbytes,outbytes";
 
+pub const CONNTRACK_EXAMPLES: &str = "\
+Examples:
+  conntrend conntrack                         every tracked connection (show)
+  conntrend ct show -p tcp --state time_wait  TCP entries in TIME_WAIT
+  conntrend ct show --dst 10.0.0.0/8 --json   JSON Lines, for jq
+  conntrend ct config                         used N (x%), max, buckets, every timeout
+  sudo conntrend ct config set tcp_timeout_time_wait 30 udp_timeout 15
+  sudo conntrend ct flush                     delete every entry of the namespace
+  conntrend ct stats                          drop/early_drop: packets dropped, table full
+  conntrend ct config --netns blue            another namespace's table
+
+Inside a container, `used` counts the namespace's own entries while `max` (nf_conntrack_max) is
+the host's limit, shared by every namespace: the percentage is of that shared limit.";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -92,6 +106,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("conns", |conns| {
             conns.after_help(format!("{CONNS_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("conntrack", |ct| {
+            ct.after_help(format!("{CONNTRACK_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +125,10 @@ pub enum Command {
     /// segments, retransmits, RTT, windows, from the kernel's tcp_info
     #[command(version)]
     Conns(ConnsArgs),
+    /// The netfilter connection tracking table of the namespace: its entries (show, the default),
+    /// usage and timeouts (config), flush, and the kernel's statistics (stats)
+    #[command(version, alias = "ct", args_conflicts_with_subcommands = true)]
+    Conntrack(ConntrackArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -269,6 +290,8 @@ pub enum GenerateArg {
     ManStates,
     /// conntrend-conns.1
     ManConns,
+    /// conntrend-conntrack.1
+    ManConntrack,
     CompleteBash,
     CompleteZsh,
     CompleteFish,
@@ -380,6 +403,120 @@ pub struct ConnsArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// `conntrend conntrack`: a command, or `show`'s flags directly.
+#[derive(Debug, Args)]
+pub struct ConntrackArgs {
+    #[command(subcommand)]
+    pub command: Option<CtCommand>,
+
+    #[command(flatten)]
+    pub show: CtShowArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtCommand {
+    /// One row per tracked connection: protocol, state, original and reply direction (NAT shows
+    /// as a reply that is not the mirror of the original), seconds to expiry, mark, zone
+    Show(CtShowArgs),
+    /// `used N (x%)`, `max`, `buckets` and every TCP/UDP/ICMP/generic timeout; `config set NAME
+    /// VALUE...` changes them
+    #[command(args_conflicts_with_subcommands = true)]
+    Config(CtConfigArgs),
+    /// Delete every entry of the namespace, both families (root only)
+    Flush(CtNsArgs),
+    /// The kernel's conntrack counters summed over CPUs. drop and early_drop count packets
+    /// dropped because the table was full ("nf_conntrack: table full, dropping packet")
+    Stats(CtJsonArgs),
+}
+
+/// `conntrack show`'s flags.
+#[derive(Debug, Args)]
+pub struct CtShowArgs {
+    /// Only this protocol: tcp, udp, icmp, icmpv6, sctp, dccp, gre, udplite or a number
+    #[arg(short = 'p', long = "proto", value_name = "PROTO")]
+    pub proto: Option<String>,
+
+    /// IPv4 entries only
+    #[arg(short = '4', long = "ipv4")]
+    pub ipv4: bool,
+
+    /// IPv6 entries only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// Only entries in this state: a TCP state (ESTABLISHED, TIME_WAIT, SYN_SENT, …) or
+    /// UNREPLIED, REPLIED, ASSURED
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+
+    /// Only entries whose original source is this address or CIDR prefix
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    pub src: Option<String>,
+
+    /// Only entries whose original destination is this address or CIDR prefix
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    pub dst: Option<String>,
+
+    /// Only entries with this source or destination port (original direction)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// JSON Lines: one object per entry
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// `conntrack config`.
+#[derive(Debug, Args)]
+pub struct CtConfigArgs {
+    #[command(subcommand)]
+    pub command: Option<CtConfigCommand>,
+
+    #[command(flatten)]
+    pub show: CtJsonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtConfigCommand {
+    /// Usage, limits and timeouts (the default)
+    Show(CtJsonArgs),
+    /// Set sysctls by the names `config show` prints (and max, buckets): all are checked first,
+    /// and if one write fails the ones already written are put back
+    Set(CtSetArgs),
+}
+
+/// A `--json` flag and the namespace.
+#[derive(Debug, Args)]
+pub struct CtJsonArgs {
+    /// One JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// The namespace only.
+#[derive(Debug, Args)]
+pub struct CtNsArgs {
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// `conntrack config set NAME VALUE [NAME VALUE]...`.
+#[derive(Debug, Args)]
+pub struct CtSetArgs {
+    /// Pairs of a name and a positive whole number of seconds (or entries, for max and buckets)
+    #[arg(value_name = "NAME VALUE", required = true, num_args = 2..)]
+    pub pairs: Vec<String>,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
 }
 
 /// `conns -T` values.

@@ -64,6 +64,19 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManConntrack => {
+            let ct = cmd
+                .find_subcommand("conntrack")
+                .expect("cli.rs defines `conntrack`");
+            return page(
+                ct,
+                out,
+                &[
+                    ("EXAMPLES", verbatim(cli::CONNTRACK_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

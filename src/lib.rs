@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod conns;
+pub mod conntrack;
 pub mod diag;
 pub mod dst;
 pub mod fold;

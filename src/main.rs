@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Action::Top(config) => conntrend::top::run(config),
         Action::States(config) => conntrend::states::run(config),
         Action::Conns(config) => conntrend::conns::run(config),
+        Action::Conntrack(config) => conntrend::conntrack::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

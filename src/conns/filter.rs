@@ -20,7 +20,7 @@ pub struct Prefix {
 }
 
 impl Prefix {
-    fn parse(s: &str) -> Result<Prefix, String> {
+    pub fn parse(s: &str) -> Result<Prefix, String> {
         let (addr, len) = match s.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (s, None),
@@ -51,6 +51,14 @@ impl Prefix {
             }
             (IpAddr::V6(p), 16) => bits_match(&p.octets(), bytes, self.len),
             _ => false,
+        }
+    }
+
+    /// True when `addr` falls inside.
+    pub fn contains_ip(&self, addr: std::net::IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.contains(&a.octets()),
+            IpAddr::V6(a) => self.contains(&a.octets()),
         }
     }
 

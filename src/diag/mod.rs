@@ -2,6 +2,7 @@
 //! each `inet_diag_msg`, and netlink errors decoded for people. Nothing here counts or interprets
 //! sockets; that is the fold's job.
 
+pub mod attrs;
 pub mod bytecode;
 mod error;
 pub mod procnet;
@@ -20,10 +21,10 @@ pub use record::raw_record;
 pub use record::{RECORD_LEN, Record, RecordBuf};
 pub use replay::Replay;
 pub use request::{Query, attr, ext};
-pub use socket::{DiagSocket, DumpEnd};
+pub use socket::{Channel, DiagSocket, DumpEnd};
 pub use source::{LIVE_PROC, Source, SourceChoice};
 pub use tcp_info::TcpInfo;
-pub use walk::{Walk, walk};
+pub use walk::{Walk, walk, walk_messages};
 
 /// A source of socket dumps: the kernel ([`DiagSocket`]) or recorded bytes ([`Replay`]).
 pub trait Dump {

@@ -99,19 +99,7 @@ impl<'a> Record<'a> {
     /// The payload of the first attribute of type `kind` (`INET_DIAG_INFO`…), if the kernel sent
     /// one. A malformed attribute ends the search.
     pub fn attr(&self, kind: u16) -> Option<&'a [u8]> {
-        let mut rest = self.attrs;
-        while rest.len() >= 4 {
-            let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-            let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
-            if len < 4 || len > rest.len() {
-                return None;
-            }
-            if ty == kind {
-                return Some(&rest[4..len]);
-            }
-            rest = &rest[((len + 3) & !3).min(rest.len())..];
-        }
-        None
+        super::attrs::find(self.attrs, kind)
     }
 
     fn u32_at(&self, at: usize) -> u32 {

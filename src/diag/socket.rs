@@ -1,5 +1,7 @@
-//! One NETLINK_SOCK_DIAG socket and one receive buffer, both kept for the whole run, and the dump
-//! loop: send a request, receive datagrams until NLMSG_DONE, walk each in place.
+//! One netlink socket and one receive buffer, both kept for the whole run, and the dump loop: send
+//! a request, receive datagrams until NLMSG_DONE, walk each in place. [`Channel`] is that loop for
+//! any netlink family (ctnetlink uses it too); [`DiagSocket`] is the sock_diag one with its
+//! prepared requests.
 
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 
@@ -18,48 +20,45 @@ pub struct DumpEnd {
     pub interrupted: bool,
 }
 
-/// A sock_diag socket with its prepared requests and its reusable buffer.
-pub struct DiagSocket {
+/// A netlink socket connected to the kernel, with one reusable receive buffer.
+pub struct Channel {
     socket: Socket,
     buf: Vec<u8>,
     seq: u32,
-    /// Indexed by [protocol][family]; `None` where the kernel has no such dump.
-    requests: [[Option<Request>; 3]; 2],
 }
 
-impl DiagSocket {
-    /// Opens and connects the socket to the kernel. Needs no privilege.
-    pub fn open() -> Result<Self, DiagError> {
-        let mut socket = Socket::new(NETLINK_SOCK_DIAG)?;
+impl Channel {
+    /// Opens and connects a socket of netlink `protocol` (NETLINK_SOCK_DIAG, NETLINK_NETFILTER…).
+    pub fn open(protocol: isize) -> Result<Self, DiagError> {
+        let mut socket = Socket::new(protocol)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
         // Best effort: a smaller queue only means more round trips.
         let _ = socket.set_rx_buf_sz(SO_RCVBUF);
-        Ok(DiagSocket {
+        Ok(Channel {
             socket,
             buf: Vec::with_capacity(RECV_BUF),
             seq: 0,
-            requests: requests(&Query::default()),
         })
     }
 
-    /// The dump loop, datagram by datagram: `each` gets the raw bytes of every datagram (a
-    /// recorder keeps them; [`DiagSocket::dump`] walks them) and says when NLMSG_DONE was seen.
-    pub fn dump_datagrams(
+    /// A fresh sequence number for the next request.
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// Sends `request` (whose header already carries `seq`) and hands every datagram of the
+    /// answer to `each` until it says the answer is complete.
+    pub fn exchange(
         &mut self,
-        family: Family,
-        protocol: Protocol,
+        request: &[u8],
+        seq: u32,
         mut each: impl FnMut(&[u8], u32, &mut bool) -> Result<Walk, DiagError>,
     ) -> Result<DumpEnd, DiagError> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let Some(request) = self.requests[protocol as usize][family as usize].as_mut() else {
-            return Err(DiagError::Kernel(libc::EINVAL));
-        };
         // A stop signal (handled without SA_RESTART) interrupts a system call: carry on, the run
         // loop ends the run once this sample is complete.
-        let bytes = request.with_seq(seq);
-        while let Err(e) = self.socket.send(bytes, 0) {
+        while let Err(e) = self.socket.send(request, 0) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e.into());
             }
@@ -82,6 +81,38 @@ impl DiagSocket {
                 return Ok(DumpEnd { interrupted });
             }
         }
+    }
+}
+
+/// A sock_diag socket with its prepared requests.
+pub struct DiagSocket {
+    channel: Channel,
+    /// Indexed by [protocol][family]; `None` where the kernel has no such dump.
+    requests: [[Option<Request>; 3]; 2],
+}
+
+impl DiagSocket {
+    /// Opens and connects the socket to the kernel. Needs no privilege.
+    pub fn open() -> Result<Self, DiagError> {
+        Ok(DiagSocket {
+            channel: Channel::open(NETLINK_SOCK_DIAG)?,
+            requests: requests(&Query::default()),
+        })
+    }
+
+    /// The dump loop, datagram by datagram: `each` gets the raw bytes of every datagram (a
+    /// recorder keeps them; [`DiagSocket::dump`] walks them) and says when NLMSG_DONE was seen.
+    pub fn dump_datagrams(
+        &mut self,
+        family: Family,
+        protocol: Protocol,
+        each: impl FnMut(&[u8], u32, &mut bool) -> Result<Walk, DiagError>,
+    ) -> Result<DumpEnd, DiagError> {
+        let seq = self.channel.next_seq();
+        let Some(request) = self.requests[protocol as usize][family as usize].as_mut() else {
+            return Err(DiagError::Kernel(libc::EINVAL));
+        };
+        self.channel.exchange(request.with_seq(seq), seq, each)
     }
 }
 

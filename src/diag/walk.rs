@@ -27,6 +27,26 @@ pub fn walk(
     interrupted: &mut bool,
     mut visit: impl FnMut(Record<'_>),
 ) -> Result<Walk, DiagError> {
+    walk_messages(datagram, seq, interrupted, |kind, payload| match kind {
+        SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
+            let record = Record::new(payload)
+                .ok_or(DiagError::Malformed("an inet_diag_msg is cut short"))?;
+            visit(record);
+            Ok(())
+        }
+        _ => Err(DiagError::Malformed("an unexpected netlink message type")),
+    })
+}
+
+/// The netlink framing under [`walk`], for any netlink family (sock_diag, ctnetlink): every data
+/// message goes to `visit` as (nlmsg_type, payload); NLMSG_DONE and NLMSG_ERROR end the answer
+/// with its status (an acknowledgement, error 0, is a success), NLMSG_NOOP is skipped.
+pub fn walk_messages(
+    datagram: &[u8],
+    seq: u32,
+    interrupted: &mut bool,
+    mut visit: impl FnMut(u16, &[u8]) -> Result<(), DiagError>,
+) -> Result<Walk, DiagError> {
     let mut rest = datagram;
     while !rest.is_empty() {
         if rest.len() < NLMSG_HDRLEN {
@@ -48,11 +68,6 @@ pub fn walk(
         }
         let payload = msg.payload();
         match msg.message_type() {
-            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
-                let record = Record::new(payload)
-                    .ok_or(DiagError::Malformed("an inet_diag_msg is cut short"))?;
-                visit(record);
-            }
             NLMSG_DONE => {
                 // Since Linux 4.x the DONE message carries the dump's final status.
                 let code = code_of(payload).unwrap_or(0);
@@ -61,11 +76,11 @@ pub fn walk(
             NLMSG_ERROR => {
                 let code =
                     code_of(payload).ok_or(DiagError::Malformed("an NLMSG_ERROR is cut short"))?;
-                // An error message with code 0 is an acknowledgement; a dump never asks for one.
+                // Error 0 is an acknowledgement (asked for with NLM_F_ACK): the answer is complete.
                 return status(code);
             }
             NLMSG_NOOP => {}
-            _ => return Err(DiagError::Malformed("an unexpected netlink message type")),
+            kind => visit(kind, payload)?,
         }
     }
     Ok(Walk::More)
