@@ -68,6 +68,7 @@ INSTALLED = $(DESTDIR)$(PREFIX)/bin/conntrend \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1 \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1 \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conns.1 \
+	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1 \
 	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish
@@ -82,6 +83,7 @@ install: build
 	$(BIN) --generate man-top > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1
 	$(BIN) --generate man-states > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1
 	$(BIN) --generate man-conns > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conns.1
+	$(BIN) --generate man-conntrack > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1
 	$(BIN) --generate complete-bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend
 	$(BIN) --generate complete-zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend
 	$(BIN) --generate complete-fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish

@@ -228,6 +228,10 @@ pub struct SampleArgs {
     #[arg(long)]
     pub dst: bool,
 
+    /// Add the conntrack table's columns: ct_used, ct_max, ct_drops
+    #[arg(long)]
+    pub conntrack: bool,
+
     /// Time columns: epoch_ms only, or also an ISO-8601 UTC `time` column beside it
     #[arg(long, value_enum, value_name = "KIND", default_value_t = TimeArg::Epoch)]
     pub time: TimeArg,
@@ -446,7 +450,7 @@ pub struct CtShowArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
-    /// Only entries in this state: a TCP state (ESTABLISHED, TIME_WAIT, SYN_SENT, …) or
+    /// Only entries in this state: a TCP state (ESTABLISHED, TIME_WAIT, SYN_SENT...) or
     /// UNREPLIED, REPLIED, ASSURED
     #[arg(long, value_name = "STATE")]
     pub state: Option<String>,

@@ -147,6 +147,11 @@ impl Config {
                 "--dst follows TCP destinations; it cannot be used with --protocol udp".into(),
             );
         }
+        if args.conntrack && args.source.proc_root.is_some() {
+            return Err(
+                "--conntrack reads the live conntrack table; it cannot go with --proc-root".into(),
+            );
+        }
         // -c alone ends the run by count; the default duration applies only when neither is given.
         let duration_sec = match (args.duration_sec, args.count) {
             (Some(d), _) => d,
@@ -165,7 +170,8 @@ impl Config {
             },
             groups: Groups::default()
                 .with_if(Group::Time, args.time == TimeArg::Iso)
-                .with_if(Group::Dst, args.dst),
+                .with_if(Group::Dst, args.dst)
+                .with_if(Group::Conntrack, args.conntrack),
             netns: namespace(&args.ns)?,
             source: sources(args.source)?,
             verbose: args.verbose,

@@ -123,6 +123,9 @@ fn sample_loop<D: Dump>(
         }
         let mut sample = taken?;
         extras.finish(sampler.pool(), &mut sample);
+        if let Some(note) = extras.take_note() {
+            reporter.warn(&note);
+        }
         summary.observe(&sample);
         writer
             .sample(&sample)

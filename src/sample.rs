@@ -1,6 +1,7 @@
 //! The fold: socket records into plain counters ([`Tally`]), and counters plus the pool into the
 //! one line a sample prints ([`Sample`]). Pure: no I/O, no allocation per socket.
 
+use crate::conntrack::usage::UsageReader;
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
 use crate::dst::{DstTally, WorstDst};
 use crate::fold::Visit;
@@ -65,6 +66,16 @@ pub struct Sample {
     pub fin_wait: Option<u32>,
     /// The `--dst` group, when asked for.
     pub dst: Option<WorstDst>,
+    /// The `--conntrack` group, when asked for.
+    pub ct: Option<CtColumns>,
+}
+
+/// The `--conntrack` columns of one sample; `None` where the table could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CtColumns {
+    pub used: Option<u64>,
+    pub max: Option<u64>,
+    pub drops: Option<u64>,
 }
 
 impl Sample {
@@ -92,6 +103,7 @@ impl Sample {
             last_ack: tcp(tally.state(LAST_ACK)),
             fin_wait: tcp(tally.state(FIN_WAIT1) + tally.state(FIN_WAIT2)),
             dst: None,
+            ct: None,
         }
     }
 }
@@ -101,6 +113,66 @@ impl Sample {
 #[derive(Default)]
 pub struct Extras {
     pub dst: Option<DstTally>,
+    pub ct: Option<CtFold>,
+}
+
+/// `--conntrack`: not a fold over the dump but a few small reads per sample (the table's count,
+/// limit and drop counters), taken in the sampled namespace.
+pub struct CtFold {
+    reader: Option<UsageReader>,
+    /// Drop counters at the previous reading.
+    last_drops: Option<u64>,
+    /// What to tell the person once (tracking unavailable, a failed read).
+    pub note: Option<String>,
+}
+
+impl CtFold {
+    fn open() -> CtFold {
+        let mut fold = match UsageReader::open() {
+            Ok(reader) => CtFold {
+                reader: Some(reader),
+                last_drops: None,
+                note: None,
+            },
+            Err(e) => CtFold {
+                reader: None,
+                last_drops: None,
+                note: Some(format!(
+                    "connection tracking is not available in this network namespace ({e}); \
+                     the conntrack columns stay empty"
+                )),
+            },
+        };
+        // The baseline for the first sample's drops.
+        fold.last_drops = fold
+            .reader
+            .as_mut()
+            .and_then(|r| r.read().ok())
+            .map(|u| u.drops);
+        fold
+    }
+
+    fn columns(&mut self) -> CtColumns {
+        let Some(reader) = self.reader.as_mut() else {
+            return CtColumns::default();
+        };
+        match reader.read() {
+            Ok(u) => {
+                let drops = self.last_drops.map(|last| u.drops.saturating_sub(last));
+                self.last_drops = Some(u.drops);
+                CtColumns {
+                    used: Some(u.used),
+                    max: Some(u.max),
+                    drops,
+                }
+            }
+            Err(e) => {
+                self.note = Some(format!("cannot read the conntrack table's usage: {e}"));
+                self.last_drops = None;
+                CtColumns::default()
+            }
+        }
+    }
 }
 
 impl Extras {
@@ -108,13 +180,22 @@ impl Extras {
     pub fn for_groups(groups: Groups) -> Extras {
         Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
+            ct: groups.contains(Group::Conntrack).then(CtFold::open),
         }
+    }
+
+    /// A note for the person running conntrend, once per occurrence.
+    pub fn take_note(&mut self) -> Option<String> {
+        self.ct.as_mut().and_then(|c| c.note.take())
     }
 
     /// Adds the groups' values to a sample taken with these folds.
     pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
         if let Some(dst) = self.dst.as_mut() {
             sample.dst = Some(dst.worst(pool.total(), &pool.members).into());
+        }
+        if let Some(ct) = self.ct.as_mut() {
+            sample.ct = Some(ct.columns());
         }
     }
 }

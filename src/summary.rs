@@ -19,6 +19,9 @@ pub struct Summary {
     /// `--dst`: the largest `worst_dst_used` and its destination.
     pub peak_dst_used: Option<u32>,
     pub peak_dst: Option<Dst>,
+    /// `--conntrack`: the largest `ct_used`, and the drops over the run.
+    pub peak_ct_used: Option<u64>,
+    pub ct_drops: Option<u64>,
 }
 
 fn max(a: Option<u32>, b: Option<u32>) -> Option<u32> {
@@ -54,6 +57,12 @@ impl Summary {
             self.peak_dst_used = worst.worst_dst_used;
             self.peak_dst = worst.worst_dst;
         }
+        if let Some(ct) = s.ct {
+            self.peak_ct_used = self.peak_ct_used.max(ct.used);
+            if let Some(d) = ct.drops {
+                self.ct_drops = Some(self.ct_drops.unwrap_or(0) + d);
+            }
+        }
     }
 }
 
@@ -76,6 +85,7 @@ mod tests {
             last_ack: None,
             fin_wait: None,
             dst: None,
+            ct: None,
         }
     }
 

@@ -113,6 +113,7 @@ pub(crate) mod tests {
             last_ack: tw.map(|_| 2),
             fin_wait: tw.map(|_| 9),
             dst: None,
+            ct: None,
         }
     }
 

@@ -23,10 +23,12 @@ pub enum Group {
     Time,
     /// `--dst`: the busiest destination.
     Dst,
+    /// `--conntrack`: the netfilter connection tracking table's usage.
+    Conntrack,
 }
 
 impl Group {
-    pub const ALL: [Group; 3] = [Group::Base, Group::Time, Group::Dst];
+    pub const ALL: [Group; 4] = [Group::Base, Group::Time, Group::Dst, Group::Conntrack];
 
     /// The flag that adds the group; `None` for the base columns.
     pub fn flag(self) -> Option<&'static str> {
@@ -34,6 +36,7 @@ impl Group {
             Group::Base => None,
             Group::Time => Some("--time iso"),
             Group::Dst => Some("--dst"),
+            Group::Conntrack => Some("--conntrack"),
         }
     }
 
@@ -256,6 +259,8 @@ mod tests {
             .map(str::to_string)
             .collect();
         written.sort();
+        // `ct_drops` is both a column (per sample) and a summary field (the run's total).
+        written.dedup();
         assert_eq!(documented, written);
     }
 

@@ -103,6 +103,24 @@ pub static COLUMNS: &[Field<Sample>] = &[
         meaning: "pool ports still usable toward it",
         get: |s| s.dst.and_then(|d| d.worst_dst_free).into(),
     },
+    Field {
+        name: "ct_used",
+        group: Group::Conntrack,
+        meaning: "entries in the conntrack table of the namespace",
+        get: |s| s.ct.and_then(|c| c.used).into(),
+    },
+    Field {
+        name: "ct_max",
+        group: Group::Conntrack,
+        meaning: "the table's limit, nf_conntrack_max (the host's, shared by every namespace)",
+        get: |s| s.ct.and_then(|c| c.max).into(),
+    },
+    Field {
+        name: "ct_drops",
+        group: Group::Conntrack,
+        meaning: "packets dropped because the table was full (drop + early_drop) since the previous sample",
+        get: |s| s.ct.and_then(|c| c.drops).into(),
+    },
 ];
 
 /// Every summary field, in output order.
@@ -172,5 +190,17 @@ pub static SUMMARY: &[Field<Summary>] = &[
         group: Group::Dst,
         meaning: "its destination",
         get: |s| s.peak_dst.into(),
+    },
+    Field {
+        name: "peak_ct_used",
+        group: Group::Conntrack,
+        meaning: "largest ct_used",
+        get: |s| s.peak_ct_used.into(),
+    },
+    Field {
+        name: "ct_drops",
+        group: Group::Conntrack,
+        meaning: "packets dropped because the table was full, over the run",
+        get: |s| s.ct_drops.into(),
     },
 ];
