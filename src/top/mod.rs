@@ -11,6 +11,7 @@ use std::io::{self, IsTerminal, Write as _};
 use anyhow::{Context, Result};
 
 use crate::config::TopConfig;
+use crate::conntrack::usage::UsageReader;
 use crate::diag::Protocols;
 use crate::reporter::Reporter;
 use crate::schedule::{Clock, SystemClock, Ticker, Wake};
@@ -31,6 +32,13 @@ pub fn run(config: &TopConfig) -> Result<()> {
     let mut clock = SystemClock::start(Some(out.raw_fd()));
     let mut ticker = config.refresh.map(Ticker::new);
     let reporter = Reporter::new(false);
+    // The conntrack line, when this namespace has a table (a saved proc tree has none of ours).
+    let mut conntrack = config
+        .source
+        .proc_root
+        .is_none()
+        .then(|| UsageReader::open().ok())
+        .flatten();
     loop {
         let report = build(
             &mut sampler,
@@ -43,7 +51,14 @@ pub fn run(config: &TopConfig) -> Result<()> {
         for event in sampler.events() {
             reporter.event(&event);
         }
-        let report = report?;
+        let mut report = report?;
+        report.conntrack = conntrack
+            .as_mut()
+            .and_then(|r| r.read().ok())
+            .map(|u| report::CtUse {
+                used: u.used,
+                max: u.max,
+            });
         let mut text = if refresh_in_place {
             CLEAR.to_string()
         } else {

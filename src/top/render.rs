@@ -27,6 +27,14 @@ pub fn text(r: &Report) -> String {
         r.udp_used,
         r.free
     );
+    if let Some(ct) = r.conntrack {
+        let share = if ct.max > 0 {
+            format!(" ({:.1}%)", ct.used as f64 * 100.0 / ct.max as f64)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(o, "ct     used {}{share}  max {}", ct.used, ct.max);
+    }
     // Twelve states in four rows of three, aligned, within 80 columns.
     for (i, row) in r.states.0.chunks(3).enumerate() {
         let mut line = String::from(if i == 0 { "tcp    " } else { "       " });
@@ -159,6 +167,7 @@ mod tests {
             }],
             all_processes_visible: false,
             owners_in_other_pid_namespace: true,
+            conntrack: None,
         };
         let text = text(&r);
         for line in text.lines() {

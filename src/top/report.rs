@@ -83,6 +83,15 @@ pub struct Report {
     /// Sockets are held by processes this one cannot see because it runs in another pid
     /// namespace (a container without `--pid host`): they are grouped as "(other pid namespace)".
     pub owners_in_other_pid_namespace: bool,
+    /// The namespace's conntrack table, when it has one (and the sockets are live).
+    pub conntrack: Option<CtUse>,
+}
+
+/// The conntrack table's usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CtUse {
+    pub used: u64,
+    pub max: u64,
 }
 
 /// Owner groups for sockets without a visible process.
@@ -208,6 +217,7 @@ pub fn build<D: Dump>(
         processes,
         all_processes_visible: owners.hidden == 0 && !owners.unknown,
         owners_in_other_pid_namespace: other_pid_ns,
+        conntrack: None,
     })
 }
 

@@ -430,3 +430,58 @@ fn without_a_table_the_command_fails_and_the_columns_stay_empty() {
     let notes = err.matches("the conntrack columns stay empty").count();
     assert_eq!(notes, 1, "{}", r.describe());
 }
+
+#[test]
+fn top_shows_the_table_s_usage() {
+    with_netns(|ns| {
+        let (_mix, _udp, want) = flows(ns);
+        ns.wait_until("five flows", || conntrack_l() == want);
+        let mut cmd = conntrend();
+        cmd.args(["top", "--json"]);
+        let r = run(cmd);
+        r.expect_code(0);
+        let v: Value = serde_json::from_str(&r.stdout()).unwrap();
+        assert_eq!(v["conntrack"]["used"], 5, "{}", r.describe());
+        assert_eq!(v["conntrack"]["max"], netfilter("max"));
+        let mut cmd = conntrend();
+        cmd.arg("top");
+        let text = run(cmd).stdout();
+        assert!(text.contains("\nct     used 5 ("), "{text}");
+    });
+}
+
+/// ctnetlink answers only CAP_NET_ADMIN: as another user, `flush` and `show` say so (exit 1) and
+/// `stats` falls back to /proc/net/stat/nf_conntrack with one note.
+#[test]
+fn without_cap_net_admin_ctnetlink_is_explained() {
+    with_netns(|ns| {
+        track(ns);
+        let as_nobody = |args: &[&str]| {
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(env!("CARGO_BIN_EXE_conntrend"))
+            .arg("conntrack")
+            .args(args);
+            run(cmd)
+        };
+        for args in [&["flush"][..], &["show"]] {
+            let r = as_nobody(args);
+            r.expect_code(1);
+            assert!(r.stderr().contains("CAP_NET_ADMIN"), "{}", r.describe());
+            assert_eq!(r.stderr().lines().count(), 1, "{}", r.describe());
+        }
+        let r = as_nobody(&["stats"]);
+        r.expect_code(0);
+        assert!(
+            r.stderr().contains("/proc/net/stat/nf_conntrack"),
+            "{}",
+            r.describe()
+        );
+        assert_eq!(pairs(&r.stdout()), conntrack_s());
+    });
+}
