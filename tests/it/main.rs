@@ -4,6 +4,7 @@
 mod alloc;
 mod cli;
 mod columns;
+mod conns;
 mod conntrack;
 mod dst;
 mod fixtures;
