@@ -63,6 +63,23 @@ fn rows(ns: &NetNs, args: &[&str]) -> Vec<Conn> {
     v
 }
 
+/// What `got` lacks and what it has too many of, against `want`, one row a line.
+fn diff(want: &[Conn], got: &[Conn]) -> String {
+    let missing = want
+        .iter()
+        .filter(|c| !got.contains(c))
+        .map(|c| format!("  missing {}", c.parsable()));
+    let extra = got
+        .iter()
+        .filter(|c| !want.contains(c))
+        .map(|c| format!("  extra   {}", c.parsable()));
+    let lines: Vec<String> = missing.chain(extra).collect();
+    if lines.is_empty() && want != got {
+        return format!("  the same rows, differently repeated: {got:?}");
+    }
+    lines.join("\n")
+}
+
 /// A row from the five default values as printed.
 fn conn(v: &[&str]) -> Conn {
     let ip = |s: &str| {
