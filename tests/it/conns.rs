@@ -7,6 +7,7 @@ mod bytes;
 mod filters;
 mod mix;
 mod output;
+mod sockets;
 
 use std::fmt;
 

@@ -25,21 +25,50 @@ fn send(from: &Socket, to: &Socket, n: usize) {
     assert!(got == data, "the bytes arrived changed");
 }
 
-/// The `key:value` fields of the one socket `ss -tinH <filter>` shows, with a few multi-word ones
-/// (`send`, `pacing_rate`, `delivery_rate`) skipped.
+/// The fields of the one socket `ss -tinH <filter>` shows: `key:value` ones, the two-word rates
+/// (`pacing_rate 123bps` as `pacing_rate` → `123bps`), and the congestion control's name as `cong`
+/// (the first word of the info line). Also `recvq`/`sendq` from the socket line.
 fn ss_info(ns: &NetNs, filter: &[&str]) -> BTreeMap<String, String> {
     let text = ns.stdout(&[&["ss", "-tinH"][..], filter].concat());
-    let socks = text.lines().filter(|l| !l.starts_with(char::is_whitespace));
+    let socks: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(char::is_whitespace))
+        .collect();
     assert_eq!(
-        socks.count(),
+        socks.len(),
         1,
         "ss {filter:?} should show one socket:\n{text}"
     );
-    text.split_whitespace()
-        .filter_map(|t| t.split_once(':'))
-        .filter(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    let mut info = BTreeMap::new();
+    let line: Vec<&str> = socks[0].split_whitespace().collect();
+    info.insert("recvq".to_string(), line[1].to_string());
+    info.insert("sendq".to_string(), line[2].to_string());
+    let details = text.lines().skip(1).collect::<Vec<_>>().join(" ");
+    let words: Vec<&str> = details.split_whitespace().collect();
+    if let Some(cong) = words.first().filter(|w| !w.contains(':')) {
+        info.insert("cong".to_string(), cong.to_string());
+    }
+    for (i, w) in words.iter().enumerate() {
+        if let Some((k, v)) = w.split_once(':') {
+            if k.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                info.insert(k.to_string(), v.to_string());
+            }
+        } else if ["pacing_rate", "delivery_rate"].contains(w) {
+            info.insert(w.to_string(), words[i + 1].to_string());
+        }
+    }
+    info
+}
+
+/// ss's rate in bits per second (`%.0fbps` under -n) as bytes per second.
+fn ss_rate(info: &BTreeMap<String, String>, key: &str) -> u64 {
+    let v = &info[key];
+    let bps: u64 = v
+        .strip_suffix("bps")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("ss {key} {v} is not N bps: {info:?}"));
+    assert_eq!(bps % 8, 0, "{key} {v} is not a whole number of bytes");
+    bps / 8
 }
 
 /// An ss field as a number (absent = 0, as ss leaves zero counters out).
@@ -130,6 +159,16 @@ fn dropped_segments_count_as_retransmissions() {
         ns.wait_until("two retransmissions", || {
             ss_retrans_total(&ss_info(ns, &client)) >= 2
         });
+        // While the drop holds, all of it was sent and none acknowledged: the write queue.
+        let info = ss_info(ns, &client);
+        assert_eq!(info["sendq"], PAYLOAD.to_string(), "ss: {info:?}");
+        let r = parsable(ns, "wqueue,suna,unsent", &["-F", "lport=40120"]);
+        let queues = (
+            num(&r[0], "wqueue"),
+            num(&r[0], "suna"),
+            num(&r[0], "unsent"),
+        );
+        assert_eq!(queues, (PAYLOAD as u64, PAYLOAD as u64, 0), "{r:?}");
         ns.nft("delete table inet conns_loss\n");
         let mut got = vec![0u8; PAYLOAD];
         (&s).read_exact(&mut got)
@@ -195,8 +234,17 @@ fn rtt_cwnd_mss_rto_as_ss_shows_them_for_an_idle_connection() {
             held.push((c, s, lport));
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let fields = "rtt,rttvar,minrtt,cwnd,mss,rto";
-        let keys = ["rtt", "minrtt", "cwnd", "mss", "rto"];
+        let fields = "rtt,rttvar,minrtt,cwnd,mss,rto,swnd,pacingrate,deliveryrate,cong";
+        let keys = [
+            "rtt",
+            "minrtt",
+            "cwnd",
+            "mss",
+            "rto",
+            "snd_wnd",
+            "pacing_rate",
+            "delivery_rate",
+        ];
         for (_, _, lport) in &held {
             let client = format!("lport={lport}");
             let server = format!("rport={lport}");
@@ -238,6 +286,14 @@ fn rtt_cwnd_mss_rto_as_ss_shows_them_for_an_idle_connection() {
                 assert_eq!(num(r, "mss"), mss, "{filter} mss: {info:?}");
                 assert_eq!(num(r, "cwnd"), cwnd * mss, "{filter} cwnd bytes: {info:?}");
                 assert_eq!(num(r, "rto") as f64, rto, "{filter} rto ms: {info:?}");
+                let snd_wnd: u64 = info["snd_wnd"].parse().unwrap();
+                assert_eq!(num(r, "swnd"), snd_wnd, "{filter} swnd: {info:?}");
+                let pacing = ss_rate(&info, "pacing_rate");
+                assert_eq!(num(r, "pacingrate"), pacing, "{filter}: {info:?}");
+                let delivery = ss_rate(&info, "delivery_rate");
+                assert_eq!(num(r, "deliveryrate"), delivery, "{filter}: {info:?}");
+                assert_eq!(get(r, "cong"), info["cong"], "{filter}: {info:?}");
+                assert_eq!(info["cong"], ns.sysctl("tcp_congestion_control"));
             }
         }
     });
