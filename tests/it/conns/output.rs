@@ -227,12 +227,14 @@ fn secs_now() -> u64 {
         .as_secs()
 }
 
-/// `-P` reports separated by `-T` lines: (timestamp line, rows) per report.
-fn reports(text: &str, is_stamp: impl Fn(&str) -> bool) -> Vec<(String, Vec<Conn>)> {
+/// `-P` reports separated by `-T` lines (those without a comma): (timestamp, rows) per report. Like
+/// connstat's, a parsable timestamp line may start with "= "; the timestamp is what follows.
+fn reports(text: &str) -> Vec<(String, Vec<Conn>)> {
     let mut out: Vec<(String, Vec<Conn>)> = Vec::new();
     for line in text.lines() {
-        if is_stamp(line) {
-            out.push((line.to_string(), Vec::new()));
+        if !line.contains(',') {
+            let stamp = line.strip_prefix("= ").unwrap_or(line);
+            out.push((stamp.to_string(), Vec::new()));
         } else {
             let last = out
                 .last_mut()
@@ -256,7 +258,7 @@ fn interval_and_count_give_that_many_reports_with_timestamps() {
         let text = ok(ns, &["-i", "1", "-c", "2", "-T", "u", "-P", "-o", DEFAULT]);
         let took = start.elapsed();
         let after = secs_now();
-        let got = reports(&text, |l| !l.contains(','));
+        let got = reports(&text);
         assert_eq!(got.len(), 2, "two reports:\n{text}");
         assert!(
             took >= Duration::from_millis(900) && took < Duration::from_secs(5),
@@ -271,6 +273,15 @@ fn interval_and_count_give_that_many_reports_with_timestamps() {
         for (_, rows) in &got {
             assert_eq!(rows, &m.want(), "\n{text}");
         }
+        // In the text table the timestamp line comes before the header.
+        let before = secs_now();
+        let text = ok(ns, &["-T", "u", "-F", "state=listen"]);
+        let after = secs_now();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "stamp, header, two listeners:\n{text}");
+        let stamp: u64 = lines[0].parse().unwrap_or_else(|_| panic!("{text}"));
+        assert!((before..=after).contains(&stamp), "{text}");
+        assert!(lines[1].starts_with("LADDR "), "{text}");
 
         // -T d: date(1)'s default format (C locale, UTC here), which date itself reads back.
         let mut cmd = crate::util::conntrend();
@@ -291,7 +302,7 @@ fn interval_and_count_give_that_many_reports_with_timestamps() {
         let after = secs_now();
         r.expect_code(0);
         let text = r.stdout();
-        let got = reports(&text, |l| !l.contains(','));
+        let got = reports(&text);
         assert_eq!(got.len(), 1, "\n{text}");
         assert_eq!(got[0].1, m.select("listen", |c| c.state == "LISTEN"));
         let stamp = &got[0].0;

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::process::Command;
 
 use socket2::Socket;
 
@@ -102,9 +103,10 @@ fn bytes_not_yet_read_are_the_receive_queue() {
     });
 }
 
-/// Run from the host namespace with `--netns PATH`, conns reports the sockets of that namespace.
+/// Run from the host namespace with `--netns PATH` or `--pid PID` (a process living in the
+/// namespace), conns reports the sockets of that namespace.
 #[test]
-fn netns_reports_another_namespace() {
+fn netns_and_pid_report_another_namespace() {
     let parked = park_netns(|ns, park| {
         let mut m = Mix::new(ns);
         m.listen("127.0.0.1:5000").listen("[::1]:5001");
@@ -112,28 +114,35 @@ fn netns_reports_another_namespace() {
             .estab("[::1]:40161", "[::1]:5001")
             .time_wait("127.0.0.1:40162", "127.0.0.1:5000");
         m.settle();
-        park(m.want());
+        // A child started from this thread lives in this namespace.
+        let mut sleeper = ns.spawn(Command::new("sleep").arg("60"));
+        park((m.want(), sleeper.id()));
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
         drop(m);
     });
-    let want = &parked.info;
-    let r = crate::util::run({
-        let mut c = crate::util::conntrend();
-        c.args(["conns", "-P", "-o", DEFAULT, "--netns", &parked.path]);
-        c
-    });
-    r.expect_code(0);
-    let mut got: Vec<_> = r
-        .stdout()
-        .lines()
-        .map(|l| super::conn(&l.split(',').collect::<Vec<_>>()))
-        .collect();
-    got.sort();
-    assert!(
-        &got == want,
-        "--netns:\n{}\n{}",
-        diff(want, &got),
-        r.describe()
-    );
+    let (want, pid) = &parked.info;
+    let pid = pid.to_string();
+    for (flag, target) in [("--netns", parked.path.as_str()), ("--pid", pid.as_str())] {
+        let r = crate::util::run({
+            let mut c = crate::util::conntrend();
+            c.args(["conns", "-P", "-o", DEFAULT, flag, target]);
+            c
+        });
+        r.expect_code(0);
+        let mut got: Vec<_> = r
+            .stdout()
+            .lines()
+            .map(|l| super::conn(&l.split(',').collect::<Vec<_>>()))
+            .collect();
+        got.sort();
+        assert!(
+            &got == want,
+            "{flag}:\n{}\n{}",
+            diff(want, &got),
+            r.describe()
+        );
+    }
 }
 
 /// The /proc/net tables list the same connections (they have no bound-only sockets, which the mix
