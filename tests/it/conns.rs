@@ -4,6 +4,7 @@
 //! made; tcp_info numbers against `ss -tin` at the same moment; and the output shapes.
 
 mod bytes;
+mod errors;
 mod filters;
 mod mix;
 mod output;
