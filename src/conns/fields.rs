@@ -338,8 +338,9 @@ fn addr(bytes: &[u8]) -> IpAddr {
     }
 }
 
-/// connstat's name for a TCP state. A request socket (NEW_SYN_RECV) is SYN_RECEIVED, a socket
-/// that is only bound (BOUND_INACTIVE) is BOUND.
+/// connstat's name for a TCP state. A request socket (NEW_SYN_RECV) is SYN_RECEIVED. A socket that
+/// is only bound is BOUND: the kernel dumps it (when asked for BOUND_INACTIVE) in state CLOSE, the
+/// only way a CLOSE socket appears in a dump.
 pub fn state_name(state: u8) -> &'static str {
     match state {
         tcp_state::ESTABLISHED => "ESTABLISHED",
@@ -348,12 +349,12 @@ pub fn state_name(state: u8) -> &'static str {
         tcp_state::FIN_WAIT1 => "FIN_WAIT_1",
         tcp_state::FIN_WAIT2 => "FIN_WAIT_2",
         tcp_state::TIME_WAIT => "TIME_WAIT",
-        tcp_state::CLOSE => "CLOSED",
+
         tcp_state::CLOSE_WAIT => "CLOSE_WAIT",
         tcp_state::LAST_ACK => "LAST_ACK",
         tcp_state::LISTEN => "LISTEN",
         tcp_state::CLOSING => "CLOSING",
-        tcp_state::BOUND_INACTIVE => "BOUND",
+        tcp_state::CLOSE | tcp_state::BOUND_INACTIVE => "BOUND",
         _ => "UNKNOWN",
     }
 }

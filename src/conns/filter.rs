@@ -245,12 +245,13 @@ pub fn state_bits(name: &str) -> Result<u32, String> {
         "FIN_WAIT_1" | "FIN_WAIT1" => bit(FIN_WAIT1),
         "FIN_WAIT_2" | "FIN_WAIT2" => bit(FIN_WAIT2),
         "TIME_WAIT" => bit(TIME_WAIT),
-        "CLOSED" | "CLOSE" => bit(CLOSE),
+
         "CLOSE_WAIT" => bit(CLOSE_WAIT),
         "LAST_ACK" => bit(LAST_ACK),
         "LISTEN" => bit(LISTEN),
         "CLOSING" => bit(CLOSING),
-        "BOUND" | "BOUND_INACTIVE" => bit(BOUND_INACTIVE),
+        // A bound-only socket: asked for as BOUND_INACTIVE, reported in state CLOSE.
+        "BOUND" | "BOUND_INACTIVE" | "CLOSED" | "CLOSE" => bit(CLOSE) | bit(BOUND_INACTIVE),
         _ => {
             return Err(format!(
                 "unknown state '{name}' (states: ESTABLISHED, SYN_SENT, SYN_RECEIVED, \
@@ -312,7 +313,8 @@ mod tests {
         assert_eq!(state_bits("fin_wait_1"), state_bits("FIN-WAIT1"));
         assert_eq!(state_bits("SYN_RECEIVED").unwrap(), (1 << 3) | (1 << 12));
         assert_eq!(state_bits("syn_recv").unwrap(), (1 << 3) | (1 << 12));
-        assert_eq!(state_bits("Closed").unwrap(), 1 << 7);
+        assert_eq!(state_bits("Closed").unwrap(), (1 << 7) | (1 << 13));
+        assert_eq!(state_bits("bound").unwrap(), (1 << 7) | (1 << 13));
         assert!(state_bits("open").unwrap_err().contains("ESTABLISHED"));
     }
 
