@@ -60,6 +60,18 @@ Examples:
 Inside a container, `used` counts the namespace's own entries while `max` (nf_conntrack_max) is
 the host's limit, shared by every namespace: the percentage is of that shared limit.";
 
+pub const RTT_EXAMPLES: &str = "\
+Examples:
+  sudo conntrend rtt -i eth0 -f 'tcp port 443'    live, RTT of HTTPS traffic
+  conntrend rtt -r capture.pcapng -Q              only the lines with an RTT, from a file
+  tcpdump -w - -i eth0 | conntrend rtt -r - -m    machine lines from a pipe
+  conntrend rtt -r capture.pcap --json | jq -c 'select(.ts_rtt != null)'
+  conntrend rtt -r capture.pcap -e                replay at the recorded pace
+
+Lines: time, ts_rtt, seq_rtt, seq_diff, dupack, bytes, flow_bytes, flow (src:port+dst:port). A
+field without a value is - (human), empty (-m) or null (--json). The per-flow summary follows the
+end of the capture, -c, -s, Ctrl-C or SIGTERM.";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -106,6 +118,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("conns", |conns| {
             conns.after_help(format!("{CONNS_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("rtt", |rtt| {
+            rtt.after_help(format!("{RTT_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
         .mut_subcommand("conntrack", |ct| {
             ct.after_help(format!("{CONNTRACK_EXAMPLES}\n\n{EXIT_CODES}"))
         })
@@ -129,6 +144,10 @@ pub enum Command {
     /// usage and timeouts (config), flush, and the kernel's statistics (stats)
     #[command(version, alias = "ct", args_conflicts_with_subcommands = true)]
     Conntrack(ConntrackArgs),
+    /// Passive round-trip times from packets, live (-i IFACE) or from a capture file (-r FILE):
+    /// timestamp and sequence RTTs, holes, reordering, duplicate ACKs, and a per-flow summary
+    #[command(version)]
+    Rtt(RttArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -296,6 +315,8 @@ pub enum GenerateArg {
     ManConns,
     /// conntrend-conntrack.1
     ManConntrack,
+    /// conntrend-rtt.1
+    ManRtt,
     CompleteBash,
     CompleteZsh,
     CompleteFish,
@@ -518,6 +539,62 @@ pub struct CtSetArgs {
     /// Pairs of a name and a positive whole number of seconds (or entries, for max and buckets)
     #[arg(value_name = "NAME VALUE", required = true, num_args = 2..)]
     pub pairs: Vec<String>,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// `conntrend rtt`'s flags (connmon's and pping's).
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["interface", "read"])))]
+pub struct RttArgs {
+    /// Capture live on this interface (needs CAP_NET_RAW)
+    #[arg(short = 'i', long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Read a pcap or pcapng file (tcpdump -w, Wireshark); - for standard input
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub read: Option<String>,
+
+    /// A filter in tcpdump's syntax (run in the kernel for a live capture)
+    #[arg(short = 'f', long, value_name = "FILTER")]
+    pub filter: Option<String>,
+
+    /// Stop after this many packets
+    #[arg(short = 'c', long, value_name = "N", allow_negative_numbers = true, value_parser = at_least_one_u64)]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds (capture time when reading a file)
+    #[arg(short = 's', long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = at_least_one_u64)]
+    pub seconds: Option<u64>,
+
+    /// Quick: only lines with an RTT
+    #[arg(short = 'Q', long)]
+    pub quick: bool,
+
+    /// Machine-friendly lines: eight comma-separated fields (see the README)
+    #[arg(short = 'm', long, conflicts_with = "json")]
+    pub machine: bool,
+
+    /// Emulation: replay a file at its recorded pace
+    #[arg(short = 'e', long, requires = "read")]
+    pub emulate: bool,
+
+    /// JSON Lines: one object per line, the summary as a last {"flows":[...]} object
+    #[arg(long)]
+    pub json: bool,
+
+    /// Flows followed at most (further flows are counted, not followed)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one_u64)]
+    pub max_flows: u64,
+
+    /// Seconds a TSval waits for its echo
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = at_least_one_u64)]
+    pub ts_timeout: u64,
+
+    /// Seconds without packets after which a flow is forgotten (its summary kept)
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = at_least_one_u64)]
+    pub flow_idle: u64,
 
     #[command(flatten)]
     pub ns: NsArgs,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cli::{
     Cli, Command, ConnsArgs, ConntrackArgs, CtCommand, CtConfigCommand, CtShowArgs, FormatArg,
-    NsArgs, ProtocolArg, SampleArgs, SortArg, SourceArg, SourceArgs, StampArg, StatesArgs, TimeArg,
-    TopArgs,
+    NsArgs, ProtocolArg, RttArgs, SampleArgs, SortArg, SourceArg, SourceArgs, StampArg, StatesArgs,
+    TimeArg, TopArgs,
 };
 use crate::conns::{ConnsConfig, Field, Filter, Stamp, Style};
 use crate::conntrack::show::{CtFilter, known_state, parse_proto};
@@ -16,6 +16,7 @@ use crate::conntrack::{ConntrackConfig, CtAction};
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::netns;
 use crate::output::Format;
+use crate::rtt::{Format as RttFormat, Input, Limits, RttConfig};
 use crate::schema::{Group, Groups};
 
 /// The timeline's interval when `-i` is not given.
@@ -36,6 +37,8 @@ pub enum Action {
     Conns(ConnsConfig),
     /// `conntrend conntrack`.
     Conntrack(ConntrackConfig),
+    /// `conntrend rtt`.
+    Rtt(RttConfig),
 }
 
 /// `conntrend states`'s settings.
@@ -123,6 +126,7 @@ impl Action {
             Some(Command::States(states)) => StatesConfig::from_args(states).map(Action::States),
             Some(Command::Conns(conns)) => conns_config(conns).map(Action::Conns),
             Some(Command::Conntrack(ct)) => conntrack_config(ct).map(Action::Conntrack),
+            Some(Command::Rtt(rtt)) => rtt_config(rtt).map(Action::Rtt),
         }
     }
 }
@@ -229,6 +233,40 @@ impl StatesConfig {
             source: sources(args.source)?,
         })
     }
+}
+
+/// `conntrend rtt`'s flags checked.
+fn rtt_config(a: RttArgs) -> Result<RttConfig, String> {
+    let input = match (a.interface, a.read) {
+        (Some(i), None) => Input::Live(i),
+        (None, Some(r)) => Input::File(r),
+        _ => return Err("give one of -i IFACE (live) or -r FILE (a capture file)".into()),
+    };
+    if a.emulate && matches!(input, Input::Live(_)) {
+        return Err("-e replays a file at its recorded pace: it goes with -r".into());
+    }
+    Ok(RttConfig {
+        input,
+        filter: a.filter,
+        count: a.count,
+        seconds: a.seconds,
+        quick: a.quick,
+        format: if a.json {
+            RttFormat::Json
+        } else if a.machine {
+            RttFormat::Machine
+        } else {
+            RttFormat::Human
+        },
+        emulate: a.emulate,
+        limits: Limits {
+            max_flows: usize::try_from(a.max_flows).unwrap_or(usize::MAX),
+            ts_timeout_ns: i64::try_from(a.ts_timeout.saturating_mul(1_000_000_000))
+                .unwrap_or(i64::MAX),
+            idle_ns: i64::try_from(a.flow_idle.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+        },
+        netns: namespace(&a.ns)?,
+    })
 }
 
 /// `conntrend conntrack`'s command and flags checked.

@@ -77,6 +77,17 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManRtt => {
+            let rtt = cmd.find_subcommand("rtt").expect("cli.rs defines `rtt`");
+            return page(
+                rtt,
+                out,
+                &[
+                    ("EXAMPLES", verbatim(cli::RTT_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

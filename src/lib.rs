@@ -13,6 +13,7 @@ pub mod netns;
 pub mod output;
 pub mod pool;
 pub mod reporter;
+pub mod rtt;
 pub mod run;
 pub mod sample;
 pub mod sampler;

@@ -44,10 +44,16 @@ fn main() -> ExitCode {
         Action::States(config) => conntrend::states::run(config),
         Action::Conns(config) => conntrend::conns::run(config),
         Action::Conntrack(config) => conntrend::conntrack::run(config),
+        Action::Rtt(config) => conntrend::rtt::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A mode this build lacks is a usage error.
+        Err(e) if e.downcast_ref::<conntrend::rtt::Unsupported>().is_some() => {
+            reporter::say(&format!("{e:#}"));
+            ExitCode::from(2)
+        }
         Err(e) => {
             reporter::say(&format!("{e:#}"));
             ExitCode::from(1)
