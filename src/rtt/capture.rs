@@ -101,7 +101,8 @@ impl Packets {
         match got {
             Ok(p) => {
                 let ts = p.header.ts;
-                #[allow(clippy::useless_conversion)] // time_t and suseconds_t are i64 here, not everywhere
+                #[allow(clippy::useless_conversion)]
+                // time_t and suseconds_t are i64 here, not everywhere
                 let ns = i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_usec);
                 Ok(Next::Packet(ns, p.data))
             }

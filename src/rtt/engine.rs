@@ -110,7 +110,7 @@ struct Flow {
 /// Min, max and a bounded uniform sample of the RTTs (algorithm R, deterministic).
 #[derive(Default)]
 struct Reservoir {
-    kept: Vec<f32>,
+    kept: Vec<f64>,
     seen: u64,
     min: Option<f64>,
     max: Option<f64>,
@@ -123,7 +123,7 @@ impl Reservoir {
         self.min = Some(self.min.map_or(rtt, |m| m.min(rtt)));
         self.max = Some(self.max.map_or(rtt, |m| m.max(rtt)));
         if self.kept.len() < RESERVOIR {
-            self.kept.push(rtt as f32);
+            self.kept.push(rtt);
             return;
         }
         // xorshift64*
@@ -137,17 +137,15 @@ impl Reservoir {
         self.rng ^= self.rng >> 27;
         let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % self.seen;
         if (r as usize) < RESERVOIR {
-            self.kept[r as usize] = rtt as f32;
+            self.kept[r as usize] = rtt;
         }
     }
 
     /// The nearest-rank percentile `p` (0 < p ≤ 100) of the kept samples.
-    fn percentile(sorted: &[f32], p: f64) -> Option<f64> {
+    fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
         let n = sorted.len();
         let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        sorted
-            .get(rank.clamp(1, n.max(1)) - 1)
-            .map(|&v| f64::from(v))
+        sorted.get(rank.clamp(1, n.max(1)) - 1).copied()
     }
 }
 
@@ -343,7 +341,7 @@ impl Flow {
 
     fn summary(&self) -> FlowSummary {
         let mut sorted = self.rtt.kept.clone();
-        sorted.sort_by(f32::total_cmp);
+        sorted.sort_by(f64::total_cmp);
         FlowSummary {
             src: self.src,
             dst: self.dst,
@@ -574,7 +572,7 @@ mod tests {
 
     #[test]
     fn percentiles_are_nearest_rank() {
-        let sorted: Vec<f32> = (1..=20).map(|v| v as f32).collect();
+        let sorted: Vec<f64> = (1..=20).map(f64::from).collect();
         assert_eq!(Reservoir::percentile(&sorted, 50.0), Some(10.0));
         assert_eq!(Reservoir::percentile(&sorted, 95.0), Some(19.0));
         assert_eq!(Reservoir::percentile(&[], 95.0), None);

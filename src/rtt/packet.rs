@@ -197,8 +197,8 @@ fn tcp(src: IpAddr, dst: IpAddr, t: &[u8], len: usize) -> Option<Segment> {
     })
 }
 
-/// Builds frames for tests: Ethernet + IPv4/IPv6 + TCP with an optional timestamp option.
-#[cfg(test)]
+/// The Ethernet frame carrying `seg` (IPv4 or IPv6, TCP with the timestamp option if it has one,
+/// zero checksums): what the tests and the benchmark write into synthetic captures.
 pub fn frame(seg: &Segment) -> Vec<u8> {
     let mut tcp = Vec::new();
     tcp.extend_from_slice(&seg.sport.to_be_bytes());

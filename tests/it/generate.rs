@@ -108,6 +108,16 @@ fn man_pages_render_without_warnings() {
             "EXAMPLES",
         ],
     );
+    page_shows(
+        "man-rtt",
+        &[
+            "conntrend-rtt",
+            "--interface",
+            "--max-flows",
+            "seq_rtt",
+            "EXAMPLES",
+        ],
+    );
 }
 
 #[test]
@@ -189,6 +199,7 @@ fn make_install_puts_everything_in_place() {
         "share/man/man1/conntrend-states.1",
         "share/man/man1/conntrend-conns.1",
         "share/man/man1/conntrend-conntrack.1",
+        "share/man/man1/conntrend-rtt.1",
         "share/bash-completion/completions/conntrend",
         "share/zsh/site-functions/_conntrend",
         "share/fish/vendor_completions.d/conntrend.fish",

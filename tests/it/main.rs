@@ -11,6 +11,7 @@ mod fixtures;
 mod generate;
 mod netns;
 mod reliability;
+mod rtt;
 mod source;
 mod states;
 mod stream;
