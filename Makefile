@@ -42,7 +42,8 @@ fmt:
 	$(CARGO) fmt
 
 # Whole-process cost of one sample at 1k..500k sockets in a private namespace (BENCHMARKS.md),
-# then the Criterion benchmark of the fold alone on the committed fixtures.
+# then the Criterion benchmark of the fold alone on the committed fixtures, then `conntrend rtt`
+# on a generated 10-million-packet capture.
 bench:
 	@.ci/deps bench
 	@if [ "$$(id -u)" = 0 ]; then \
@@ -51,6 +52,7 @@ bench:
 		unshare --user --map-root-user --net $(CARGO) bench --offline --bench sample_cost; \
 	fi
 	$(CARGO) bench --bench fold
+	$(CARGO) bench --bench rtt_cost
 
 # Fuzzing (not in CI): the netlink walk, the record view, the whole replayed sample path and the
 # /proc/net line parser, each

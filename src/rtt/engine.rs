@@ -38,25 +38,24 @@ pub const RESERVOIR: usize = 128;
 /// One end of a connection.
 pub type Endpoint = (IpAddr, u16);
 
-/// What one packet showed; `None` fields had no value for it.
+/// What one packet showed; `None` fields had no value for it. Times are nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Line {
+pub struct Line<'a> {
     pub time_ns: i64,
-    /// Seconds.
-    pub ts_rtt: Option<f64>,
-    pub seq_rtt: Option<f64>,
+    pub ts_rtt: Option<i64>,
+    pub seq_rtt: Option<i64>,
     /// Bytes between this data segment's sequence number and the next expected one.
     pub seq_diff: Option<i64>,
-    /// Seconds since the ACK this one duplicates.
-    pub dupack: Option<f64>,
+    /// Since the ACK this one duplicates.
+    pub dupack: Option<i64>,
     pub bytes: u32,
     /// Payload bytes so far in this direction of the flow, this packet's included.
     pub flow_bytes: u64,
-    pub src: Endpoint,
-    pub dst: Endpoint,
+    /// `src:port+dst:port` in this packet's direction (IPv6 in brackets).
+    pub flow: &'a str,
 }
 
-impl Line {
+impl Line<'_> {
     pub fn has_rtt(&self) -> bool {
         self.ts_rtt.is_some() || self.seq_rtt.is_some()
     }
@@ -65,9 +64,8 @@ impl Line {
 /// A flow's totals, for the summary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowSummary {
-    /// As first seen: source, destination.
-    pub src: Endpoint,
-    pub dst: Endpoint,
+    /// `src:port+dst:port` as first seen.
+    pub flow: String,
     pub packets: u64,
     pub bytes: u64,
     pub samples: u64,
@@ -96,8 +94,12 @@ struct Dir {
 }
 
 struct Flow {
-    src: Endpoint,
-    dst: Endpoint,
+    key: Key,
+    /// The flow's name in each direction (direction 0: from the key's first endpoint), made
+    /// once so lines copy it instead of formatting addresses.
+    names: [Box<str>; 2],
+    /// The direction of the first packet seen, which names the flow in the summary.
+    first_dir: usize,
     last_seen: i64,
     packets: u64,
     dirs: [Dir; 2],
@@ -149,34 +151,64 @@ impl Reservoir {
     }
 }
 
-/// A hasher for flow keys (FNV-1a over the key's bytes): fast, no per-process seed needed.
+/// A hasher for flow keys (rustc's Fx: a rotate, xor and multiply per word): fast, and flow keys
+/// come from packets, not from someone choosing hash collisions against a table this small.
 #[derive(Default)]
-pub struct Fnv(u64);
+pub struct Fx(u64);
 
-impl Hasher for Fnv {
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_ne_bytes(w));
         }
-        self.0 = h;
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(n.into());
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
     }
 }
 
-type Key = (Endpoint, Endpoint);
+/// Both endpoints, the lower (address, port) first: addresses as IPv6 (IPv4 mapped), ports packed.
+type Key = (u128, u128, u32);
+
+fn key(a: Endpoint, b: Endpoint) -> Key {
+    let ip = |addr: IpAddr| match addr {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    (ip(a.0), ip(b.0), (u32::from(a.1) << 16) | u32::from(b.1))
+}
+
+/// `src:port+dst:port`, IPv6 in brackets.
+fn name(src: Endpoint, dst: Endpoint) -> Box<str> {
+    let one = |(addr, port): Endpoint| match addr {
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+        IpAddr::V4(a) => format!("{a}:{port}"),
+    };
+    format!("{}+{}", one(src), one(dst)).into_boxed_str()
+}
 
 /// The flows being followed.
 pub struct Engine {
     limits: Limits,
-    index: HashMap<Key, usize, BuildHasherDefault<Fnv>>,
+    index: HashMap<Key, usize, BuildHasherDefault<Fx>>,
     flows: Vec<Option<Flow>>,
     free: Vec<usize>,
     /// Forgotten (idle) flows' summaries.
@@ -191,7 +223,8 @@ fn after(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
 }
 
-fn secs(ns: i64) -> f64 {
+/// Nanoseconds as seconds.
+pub fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
@@ -209,12 +242,16 @@ impl Engine {
     }
 
     /// Follows one TCP segment captured at `t` (ns); what it showed, if anything.
-    pub fn packet(&mut self, t: i64, s: &Segment) -> Option<Line> {
+    pub fn packet(&mut self, t: i64, s: &Segment) -> Option<Line<'_>> {
         if t.saturating_sub(self.last_sweep) >= 1_000_000_000 {
             self.sweep(t);
         }
         let (a, b) = ((s.src, s.sport), (s.dst, s.dport));
-        let (key, d) = if a <= b { ((a, b), 0) } else { ((b, a), 1) };
+        let (key, d) = if a <= b {
+            (key(a, b), 0)
+        } else {
+            (key(b, a), 1)
+        };
         let slot = match self.index.get(&key) {
             Some(&slot) => slot,
             None => {
@@ -222,9 +259,11 @@ impl Engine {
                     self.untracked_packets += 1;
                     return None;
                 }
+                let (lo, hi) = if d == 0 { (a, b) } else { (b, a) };
                 let flow = Flow {
-                    src: a,
-                    dst: b,
+                    key,
+                    names: [name(lo, hi), name(hi, lo)],
+                    first_dir: d,
                     last_seen: t,
                     packets: 0,
                     dirs: Default::default(),
@@ -263,8 +302,7 @@ impl Engine {
             };
             if t - flow.last_seen >= limits.idle_ns {
                 let flow = self.flows[slot].take().expect("checked");
-                let (a, b) = (flow.src, flow.dst);
-                self.index.remove(&if a <= b { (a, b) } else { (b, a) });
+                self.index.remove(&flow.key);
                 self.done.push(flow.summary());
                 self.free.push(slot);
                 continue;
@@ -290,7 +328,7 @@ impl Engine {
             y.p95
                 .unwrap_or(f64::NEG_INFINITY)
                 .total_cmp(&x.p95.unwrap_or(f64::NEG_INFINITY))
-                .then_with(|| (x.src, x.dst).cmp(&(y.src, y.dst)))
+                .then_with(|| x.flow.cmp(&y.flow))
         });
         all
     }
@@ -302,7 +340,7 @@ impl Engine {
 }
 
 impl Flow {
-    fn packet(&mut self, t: i64, s: &Segment, d: usize, limits: &Limits) -> Line {
+    fn packet(&mut self, t: i64, s: &Segment, d: usize, limits: &Limits) -> Line<'_> {
         self.last_seen = t;
         self.packets += 1;
         let (ts_rtt, seq_rtt, seq_diff, dupack);
@@ -316,7 +354,7 @@ impl Flow {
             dupack = duplicate(me, peer, t, s);
         }
         for rtt in [ts_rtt, seq_rtt].into_iter().flatten() {
-            self.rtt.add(rtt);
+            self.rtt.add(secs(rtt));
         }
         match seq_diff {
             Some(x) if x > 0 => self.holes += 1,
@@ -334,8 +372,7 @@ impl Flow {
             dupack,
             bytes: s.payload,
             flow_bytes: self.dirs[d].bytes,
-            src: (s.src, s.sport),
-            dst: (s.dst, s.dport),
+            flow: &self.names[d],
         }
     }
 
@@ -343,8 +380,7 @@ impl Flow {
         let mut sorted = self.rtt.kept.clone();
         sorted.sort_by(f64::total_cmp);
         FlowSummary {
-            src: self.src,
-            dst: self.dst,
+            flow: self.names[self.first_dir].to_string(),
             packets: self.packets,
             bytes: self.dirs[0].bytes + self.dirs[1].bytes,
             samples: self.rtt.seen,
@@ -361,7 +397,7 @@ impl Flow {
 
 /// Records this packet's TSval (first sighting only) and matches its TSecr against the TSvals
 /// the other direction sent.
-fn timestamps(me: &mut Dir, peer: &mut Dir, t: i64, s: &Segment, limits: &Limits) -> Option<f64> {
+fn timestamps(me: &mut Dir, peer: &mut Dir, t: i64, s: &Segment, limits: &Limits) -> Option<i64> {
     let (tsval, tsecr) = s.ts?;
     if me.ts_newest.is_none_or(|n| after(tsval, n)) {
         me.ts_newest = Some(tsval);
@@ -379,7 +415,7 @@ fn timestamps(me: &mut Dir, peer: &mut Dir, t: i64, s: &Segment, limits: &Limits
             peer.ts_pending.pop_front();
         } else if val == tsecr {
             peer.ts_pending.pop_front();
-            return Some(secs(t - seen));
+            return Some(t - seen);
         } else {
             break;
         }
@@ -423,7 +459,7 @@ fn sequence(me: &mut Dir, t: i64, s: &Segment) -> Option<i64> {
 
 /// This packet's ACK against the data the other direction sent: the newest segment it covers
 /// for the first time gives a sample, unless that segment was retransmitted.
-fn acked(peer: &mut Dir, t: i64, s: &Segment) -> Option<f64> {
+fn acked(peer: &mut Dir, t: i64, s: &Segment) -> Option<i64> {
     if !s.has(ACK) {
         return None;
     }
@@ -436,21 +472,21 @@ fn acked(peer: &mut Dir, t: i64, s: &Segment) -> Option<f64> {
         peer.segs.pop_front();
     }
     match newest {
-        Some((sent, false)) => Some(secs(t - sent)),
+        Some((sent, false)) => Some(t - sent),
         _ => None,
     }
 }
 
 /// A pure ACK repeating the last ACK number and window while the other direction has data in
 /// flight: the time since the ACK it duplicates.
-fn duplicate(me: &mut Dir, peer: &Dir, t: i64, s: &Segment) -> Option<f64> {
+fn duplicate(me: &mut Dir, peer: &Dir, t: i64, s: &Segment) -> Option<i64> {
     if !s.has(ACK) || s.has(SYN) || s.has(RST) {
         return None;
     }
     let pure = s.payload == 0 && !s.has(FIN);
     match me.last_ack {
         Some((ack, win, first)) if pure && ack == s.ack && win == s.window => {
-            (!peer.segs.is_empty()).then(|| secs(t - first))
+            (!peer.segs.is_empty()).then_some(t - first)
         }
         _ => {
             me.last_ack = Some((s.ack, s.window, t));
@@ -503,7 +539,7 @@ mod tests {
         let l = e
             .packet(5 * MS, &seg(false, 1, 201, ACK, 0, Some((50, 10))))
             .unwrap();
-        assert_eq!(l.ts_rtt, Some(0.005));
+        assert_eq!(l.ts_rtt, Some(5 * MS));
         // An echo of the same TSval again gives nothing.
         let l = e.packet(6 * MS, &seg(false, 1, 201, ACK, 0, Some((51, 10))));
         assert_eq!(l.and_then(|l| l.ts_rtt), None);
@@ -512,7 +548,13 @@ mod tests {
     #[test]
     fn sequence_rtt_holes_retransmissions_and_dupacks() {
         let mut e = Engine::new(Limits::default());
-        let d = |e: &mut Engine, t, s| e.packet(t, &s).unwrap();
+        /// The line of one packet, without the borrowed flow name.
+        fn d(e: &mut Engine, t: i64, s: Segment) -> Line<'static> {
+            Line {
+                flow: "",
+                ..e.packet(t, &s).unwrap()
+            }
+        }
         assert_eq!(
             d(&mut e, 0, seg(true, 1000, 1, ACK, 100, None)).seq_diff,
             None
@@ -529,13 +571,13 @@ mod tests {
         let l = d(&mut e, 10 * MS, seg(false, 1, 1200, ACK, 0, None));
         assert_eq!(
             l.seq_rtt,
-            Some(0.009),
+            Some(9 * MS),
             "newest segment covered: sent at 1 ms"
         );
         // Three duplicate ACKs for 1200.
         for k in 1..=3 {
             let l = d(&mut e, (10 + k) * MS, seg(false, 1, 1200, ACK, 0, None));
-            assert_eq!(l.dupack, Some(k as f64 / 1000.0));
+            assert_eq!(l.dupack, Some(k * MS));
         }
         // The hole is filled by a retransmission: negative difference, and no sample for it.
         assert_eq!(
@@ -545,7 +587,7 @@ mod tests {
         let l = e.packet(30 * MS, &seg(false, 1, 1400, ACK, 0, None));
         assert_eq!(
             l.and_then(|l| l.seq_rtt),
-            Some(0.028),
+            Some(28 * MS),
             "1300..1400 was not resent"
         );
         let s = e.finish();

@@ -1,10 +1,11 @@
 //! `rtt`'s lines and summary: human (aligned, `-` for no value, RTTs in ms), machine (`-m`: eight
-//! comma-separated fields, a stable contract) and JSON Lines; written into one reused buffer.
+//! comma-separated fields, a stable contract) and JSON Lines. Written into one reused buffer with
+//! integer arithmetic (a line costs no float formatting but in JSON): the output is most of the
+//! work per packet.
 
 use std::io::Write as _;
-use std::net::IpAddr;
 
-use super::engine::{Endpoint, FlowSummary, Line};
+use super::engine::{FlowSummary, Line, secs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -13,29 +14,47 @@ pub enum Format {
     Json,
 }
 
-fn endpoint(out: &mut Vec<u8>, (addr, port): Endpoint) {
-    let _ = match addr {
-        IpAddr::V6(a) => write!(out, "[{a}]:{port}"),
-        IpAddr::V4(a) => write!(out, "{a}:{port}"),
-    };
+/// Appends `n` in decimal, at least `width` digits (zero-padded).
+fn uint(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width.max(1) {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
-/// `src:port+dst:port`.
-fn flow(out: &mut Vec<u8>, src: Endpoint, dst: Endpoint) {
-    endpoint(out, src);
-    out.push(b'+');
-    endpoint(out, dst);
+fn int(out: &mut Vec<u8>, n: i64, plus: bool) {
+    if n < 0 {
+        out.push(b'-');
+    } else if plus {
+        out.push(b'+');
+    }
+    uint(out, n.unsigned_abs(), 1);
 }
 
-/// Capture time as seconds since the epoch with microseconds (nanoseconds when the capture has
-/// them would be noise: the timestamps of most captures are µs).
+/// Nanoseconds as `S.ffffff` (microseconds, rounded; negative values do not occur).
+fn seconds(out: &mut Vec<u8>, ns: i64) {
+    let us = (ns.max(0) as u64 + 500) / 1000;
+    uint(out, us / 1_000_000, 1);
+    out.push(b'.');
+    uint(out, us % 1_000_000, 6);
+}
+
+/// Nanoseconds as `M.fffms` (microseconds, rounded).
+fn millis(out: &mut Vec<u8>, ns: i64) {
+    let us = (ns.max(0) as u64 + 500) / 1000;
+    uint(out, us / 1000, 1);
+    out.push(b'.');
+    uint(out, us % 1000, 3);
+    out.extend_from_slice(b"ms");
+}
+
+/// Capture time: seconds since the epoch with microseconds.
 fn time(out: &mut Vec<u8>, ns: i64) {
-    let _ = write!(
-        out,
-        "{}.{:06}",
-        ns.div_euclid(1_000_000_000),
-        ns.rem_euclid(1_000_000_000) / 1000
-    );
+    seconds(out, ns);
 }
 
 /// The header of the human format.
@@ -47,7 +66,7 @@ pub fn header(format: Format, out: &mut Vec<u8>) {
     }
 }
 
-pub fn line(format: Format, l: &Line, out: &mut Vec<u8>) {
+pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
     match format {
         Format::Human => {
             let start = out.len();
@@ -56,79 +75,84 @@ pub fn line(format: Format, l: &Line, out: &mut Vec<u8>) {
             for v in [l.ts_rtt, l.seq_rtt] {
                 let at = out.len();
                 match v {
-                    Some(s) => {
-                        let _ = write!(out, "{:.3}ms", s * 1e3);
-                    }
+                    Some(ns) => millis(out, ns),
                     None => out.push(b'-'),
                 }
                 pad(out, at, 11);
             }
             let at = out.len();
             match l.seq_diff {
-                Some(d) => {
-                    let _ = write!(out, "{d:+}");
-                }
+                Some(d) => int(out, d, true),
                 None => out.push(b'-'),
             }
             pad(out, at, 11);
             let at = out.len();
             match l.dupack {
-                Some(s) => {
-                    let _ = write!(out, "dup+{:.3}ms", s * 1e3);
+                Some(ns) => {
+                    out.extend_from_slice(b"dup+");
+                    millis(out, ns);
                 }
                 None => out.push(b'-'),
             }
             pad(out, at, 11);
-            let _ = write!(out, "{:<6} {:<11} ", l.bytes, l.flow_bytes);
-            flow(out, l.src, l.dst);
+            let at = out.len();
+            uint(out, l.bytes.into(), 1);
+            pad(out, at, 7);
+            let at = out.len();
+            uint(out, l.flow_bytes, 1);
+            pad(out, at, 12);
+            out.extend_from_slice(l.flow.as_bytes());
         }
         Format::Machine => {
             time(out, l.time_ns);
             for v in [l.ts_rtt, l.seq_rtt] {
                 out.push(b',');
-                if let Some(s) = v {
-                    let _ = write!(out, "{s:.6}");
+                if let Some(ns) = v {
+                    seconds(out, ns);
                 }
             }
             out.push(b',');
             if let Some(d) = l.seq_diff {
-                let _ = write!(out, "{d}");
+                int(out, d, false);
             }
             out.push(b',');
-            if let Some(s) = l.dupack {
-                let _ = write!(out, "{s:.6}");
+            if let Some(ns) = l.dupack {
+                seconds(out, ns);
             }
-            let _ = write!(out, ",{},{},", l.bytes, l.flow_bytes);
-            flow(out, l.src, l.dst);
+            out.push(b',');
+            uint(out, l.bytes.into(), 1);
+            out.push(b',');
+            uint(out, l.flow_bytes, 1);
+            out.push(b',');
+            out.extend_from_slice(l.flow.as_bytes());
         }
         Format::Json => {
             out.extend_from_slice(b"{\"time\":");
             time(out, l.time_ns);
             for (name, v) in [("ts_rtt", l.ts_rtt), ("seq_rtt", l.seq_rtt)] {
                 let _ = write!(out, ",\"{name}\":");
-                json_f64(out, v);
+                json_f64(out, v.map(secs));
             }
             out.extend_from_slice(b",\"seq_diff\":");
             match l.seq_diff {
-                Some(d) => {
-                    let _ = write!(out, "{d}");
-                }
+                Some(d) => int(out, d, false),
                 None => out.extend_from_slice(b"null"),
             }
             out.extend_from_slice(b",\"dupack\":");
-            json_f64(out, l.dupack);
-            let _ = write!(
-                out,
-                ",\"bytes\":{},\"flow_bytes\":{},\"flow\":\"",
-                l.bytes, l.flow_bytes
-            );
-            flow(out, l.src, l.dst);
+            json_f64(out, l.dupack.map(secs));
+            out.extend_from_slice(b",\"bytes\":");
+            uint(out, l.bytes.into(), 1);
+            out.extend_from_slice(b",\"flow_bytes\":");
+            uint(out, l.flow_bytes, 1);
+            out.extend_from_slice(b",\"flow\":\"");
+            out.extend_from_slice(l.flow.as_bytes());
             out.extend_from_slice(b"\"}");
         }
     }
     out.push(b'\n');
 }
 
+/// Pads the field that started at `from` to `width`, and at least one space.
 fn pad(out: &mut Vec<u8>, from: usize, width: usize) {
     let used = out.len() - from;
     out.resize(out.len() + width.saturating_sub(used).max(1), b' ');
@@ -150,12 +174,10 @@ pub fn summary(format: Format, flows: &[FlowSummary], untracked: u64, out: &mut 
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(b"{\"flow\":\"");
-            flow(out, f.src, f.dst);
             let _ = write!(
                 out,
-                "\",\"packets\":{},\"bytes\":{},\"samples\":{}",
-                f.packets, f.bytes, f.samples
+                "{{\"flow\":\"{}\",\"packets\":{},\"bytes\":{},\"samples\":{}",
+                f.flow, f.packets, f.bytes, f.samples
             );
             for (name, v) in [
                 ("min_rtt", f.min),
@@ -175,39 +197,57 @@ pub fn summary(format: Format, flows: &[FlowSummary], untracked: u64, out: &mut 
         let _ = writeln!(out, "],\"untracked_packets\":{untracked}}}");
         return;
     }
-    let _ = writeln!(
-        out,
-        "# {:<47} {:>8} {:>11} {:>7} {:>9} {:>9} {:>9} {:>9} {:>5} {:>5} {:>5}",
-        "FLOW",
-        "PACKETS",
-        "BYTES",
-        "SAMPLES",
-        "MIN_MS",
-        "MEDIAN_MS",
-        "P95_MS",
-        "MAX_MS",
-        "HOLES",
-        "REORD",
-        "DUPS"
-    );
-    for f in flows {
-        let mut name = Vec::new();
-        flow(&mut name, f.src, f.dst);
-        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.3}", s * 1e3));
+    let row = |out: &mut Vec<u8>, cells: [&str; 11]| {
         let _ = writeln!(
             out,
             "# {:<47} {:>8} {:>11} {:>7} {:>9} {:>9} {:>9} {:>9} {:>5} {:>5} {:>5}",
-            String::from_utf8_lossy(&name),
-            f.packets,
-            f.bytes,
-            f.samples,
-            ms(f.min),
-            ms(f.median),
-            ms(f.p95),
-            ms(f.max),
-            f.holes,
-            f.reorders,
-            f.dupacks
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            cells[7],
+            cells[8],
+            cells[9],
+            cells[10]
+        );
+    };
+    row(
+        out,
+        [
+            "FLOW",
+            "PACKETS",
+            "BYTES",
+            "SAMPLES",
+            "MIN_MS",
+            "MEDIAN_MS",
+            "P95_MS",
+            "MAX_MS",
+            "HOLES",
+            "REORD",
+            "DUPS",
+        ],
+    );
+    for f in flows {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.3}", s * 1e3));
+        let n = |v: u64| v.to_string();
+        row(
+            out,
+            [
+                &f.flow,
+                &n(f.packets),
+                &n(f.bytes),
+                &n(f.samples),
+                &ms(f.min),
+                &ms(f.median),
+                &ms(f.p95),
+                &ms(f.max),
+                &n(f.holes),
+                &n(f.reorders),
+                &n(f.dupacks),
+            ],
         );
     }
     if untracked > 0 {
@@ -222,17 +262,16 @@ pub fn summary(format: Format, flows: &[FlowSummary], untracked: u64, out: &mut 
 mod tests {
     use super::*;
 
-    fn l() -> Line {
+    fn l() -> Line<'static> {
         Line {
             time_ns: 1_700_000_000_123_456_789,
-            ts_rtt: Some(0.0125),
+            ts_rtt: Some(12_500_000),
             seq_rtt: None,
             seq_diff: Some(-100),
             dupack: None,
             bytes: 100,
             flow_bytes: 1100,
-            src: ("10.0.0.1".parse().unwrap(), 40000),
-            dst: ("fd00::2".parse().unwrap(), 80),
+            flow: "10.0.0.1:40000+[fd00::2]:80",
         }
     }
 
@@ -242,7 +281,7 @@ mod tests {
         line(Format::Machine, &l(), &mut m);
         assert_eq!(
             String::from_utf8(m).unwrap(),
-            "1700000000.123456,0.012500,,-100,,100,1100,10.0.0.1:40000+[fd00::2]:80\n"
+            "1700000000.123457,0.012500,,-100,,100,1100,10.0.0.1:40000+[fd00::2]:80\n"
         );
         let mut j = Vec::new();
         line(Format::Json, &l(), &mut j);
@@ -254,8 +293,21 @@ mod tests {
         line(Format::Human, &l(), &mut h);
         let h = String::from_utf8(h).unwrap();
         assert!(
-            h.starts_with("1700000000.123456 12.500ms   -          -100       -          100"),
+            h.starts_with("1700000000.123457 12.500ms   -          -100       -          100"),
             "{h}"
         );
+    }
+
+    #[test]
+    fn integers_and_fixed_point() {
+        let mut o = Vec::new();
+        uint(&mut o, 0, 1);
+        o.push(b' ');
+        uint(&mut o, 42, 6);
+        o.push(b' ');
+        int(&mut o, 7, true);
+        o.push(b' ');
+        millis(&mut o, 1_234_567);
+        assert_eq!(o, b"0 000042 +7 1.235ms");
     }
 }
