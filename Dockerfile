@@ -3,9 +3,6 @@
 # `--network host` the container sees only its own network namespace (its own sockets and its
 # own ip_local_port_range), not the host's.
 FROM rust:1-slim-bookworm AS build
-# libpcap for `conntrend rtt` (the default `pcap` feature).
-RUN apt-get update && apt-get install -y --no-install-recommends libpcap-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
@@ -15,6 +12,7 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin conntrend
 
 FROM debian:bookworm-slim
+# libpcap, which `conntrend rtt` loads when it runs (the build needs no headers: it is not linked).
 RUN apt-get update && apt-get install -y --no-install-recommends libpcap0.8 \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --no-create-home conntrend

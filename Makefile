@@ -4,19 +4,11 @@ ARGS ?= -i 5 -d 60
 
 .PHONY: build run deps test lint fmt bench fuzz install uninstall dbuild drun clean
 
-# `conntrend rtt` links libpcap (the default `pcap` feature). Without libpcap-dev, build every
-# other mode rather than fail: the note says how to get rtt too.
-PCAP_H := $(wildcard /usr/include/pcap/pcap.h)
-FEATURES := $(if $(PCAP_H),,--no-default-features)
-NOPCAP_NOTE := make: libpcap-dev is not installed, so this build leaves out conntrend rtt (apt-get install libpcap-dev, then make again)
-
 build:
-	@$(if $(PCAP_H),true,echo "$(NOPCAP_NOTE)" >&2)
-	$(CARGO) build --release $(FEATURES)
+	$(CARGO) build --release
 
 run:
-	@$(if $(PCAP_H),true,echo "$(NOPCAP_NOTE)" >&2)
-	$(CARGO) run --release $(FEATURES) -- $(ARGS)
+	$(CARGO) run --release -- $(ARGS)
 
 # The integration tests build socket mixes in private network namespaces. As root they run
 # directly; otherwise inside user + network + mount namespaces, where the tests hold the

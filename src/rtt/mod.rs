@@ -1,11 +1,13 @@
 //! `conntrend rtt`: passive round-trip times from packets, live or from a capture file — pping's
 //! timestamp RTT and connmon's sequence RTT, holes, reordering and duplicate ACKs — with a per-flow
 //! summary at the end. The engine ([`engine`]) is pure and bounded; libpcap ([`capture`]) is
-//! behind the `pcap` cargo feature.
+//! loaded at run time and behind the `pcap` cargo feature.
 
 #[cfg(feature = "pcap")]
 mod capture;
 pub mod engine;
+#[cfg(feature = "pcap")]
+mod libpcap;
 pub mod output;
 pub mod packet;
 
@@ -57,8 +59,8 @@ impl std::error::Error for Unsupported {}
 #[cfg(not(feature = "pcap"))]
 pub fn run(_config: &RttConfig) -> Result<()> {
     Err(Unsupported(
-        "this conntrend was built without packet capture (the `pcap` cargo feature): install \
-         libpcap-dev and build with the default features (`cargo build --release`) to use `rtt`"
+        "this conntrend was built without packet capture (the `pcap` cargo feature): build it \
+         with the default features (`cargo build --release`) to use `rtt`"
             .into(),
     )
     .into())
