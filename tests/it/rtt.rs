@@ -568,3 +568,44 @@ fn a_live_capture_on_loopback_agrees_with_conns() {
         );
     });
 }
+
+/// Without libpcap on the system (hidden here by a mount namespace) `rtt` says which package to
+/// install and exits 1; the other modes do not need it at all.
+#[test]
+fn without_libpcap_rtt_names_the_package() {
+    let mut ldconfig = std::process::Command::new("ldconfig");
+    ldconfig.arg("-p");
+    let listed = run(ldconfig).stdout();
+    let libs: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains("libpcap.so"))
+        .filter_map(|l| l.split("=> ").nth(1))
+        .collect();
+    assert!(
+        !libs.is_empty(),
+        "libpcap is installed for the tests (.ci/deps)"
+    );
+    let hide: String = libs
+        .iter()
+        .map(|l| format!("mount --bind /dev/null {l} && "))
+        .collect();
+    let bin = env!("CARGO_BIN_EXE_conntrend");
+    let script = format!(
+        "{hide}{bin} rtt -r /nonexistent.pcap; echo rc=$?; {bin} -c 1 >/dev/null && echo sample-ok"
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", &script]);
+    let r = run(cmd);
+    r.expect_code(0);
+    assert_eq!(r.stdout(), "rc=1\nsample-ok\n", "{}", r.describe());
+    assert!(
+        r.stderr().contains("cannot load libpcap"),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        r.stderr().contains("apt-get install libpcap0.8"),
+        "{}",
+        r.describe()
+    );
+}
