@@ -12,16 +12,23 @@
 //! sockets are spread over `--procs` (500) holder processes, and the plain sample, `--dst`,
 //! `top` and `top --json` are then measured alternately (`dst_top.rs`). Last come `--idle-runs`
 //! runs of `conntrend -i 1 -d N` on ~1k sockets and a check against the targets.
+//! Between the two, `conntrend conns` against `ss` at `--conns-estab` (100k) ESTABLISHED sockets
+//! and with a narrow filter at `--conns-million` (1M) sockets (`conns.rs`).
 //!
 //! Must run as root (it unshares a network namespace and writes that namespace's sysctls), or as
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
-//! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k] [--runs N] [--idle-secs N]
-//! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conntrend PATH] [--network-connections PATH]`
-//! (the last for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
+//! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k|none] [--runs N] [--idle-secs N]
+//! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conns-estab LOAD] [--conns-million LOAD]
+//! [--conntrend PATH] [--network-connections PATH]` (a load of 0 skips its section; the last
+//! option for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
 //! binary first and appends `--bench`, without which the binary does nothing, so
 //! `cargo test --benches` stays quick).
 
+#[path = "sample_cost/conns.rs"]
+mod conns;
+#[path = "sample_cost/conns_report.rs"]
+mod conns_report;
 #[path = "sample_cost/dst_top.rs"]
 mod dst_top;
 #[path = "sample_cost/holders.rs"]
@@ -34,6 +41,8 @@ mod load;
 mod measure;
 #[path = "sample_cost/netns.rs"]
 mod netns;
+#[path = "sample_cost/options.rs"]
+mod options;
 #[path = "sample_cost/probe.rs"]
 mod probe;
 #[path = "sample_cost/report.rs"]
@@ -49,6 +58,7 @@ use std::time::{Duration, Instant};
 use dst_top::DstTop;
 use load::Load;
 use measure::{Launcher, Usage};
+use options::Options;
 use probe::Counts;
 use report::Point;
 
@@ -58,19 +68,6 @@ pub const TOOLS: [&str; 5] = ["conntrend", "floor", "floor1", "ss", "procfs"];
 const TIME_WAIT_BUDGET: Duration = Duration::from_secs(57);
 /// Fewest measured runs per point even when TIME_WAIT starts to expire.
 const MIN_RUNS: usize = 3;
-
-struct Options {
-    loads: Vec<usize>,
-    runs: usize,
-    idle_secs: u64,
-    idle_runs: usize,
-    /// The load at which `--dst` and `top` are measured (0: none), and its holder processes.
-    dst_load: usize,
-    procs: usize,
-    conntrend: String,
-    /// network_connections.py, for the `states` rows (none: left out).
-    network_connections: Option<String>,
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,7 +105,7 @@ fn main() -> ExitCode {
             eprintln!("sample_cost: run it with `cargo bench --bench sample_cost` (as root)");
             Ok(())
         }
-        None => options(&args).and_then(|o| bench(&o)),
+        None => options::parse(&args).and_then(|o| bench(&o)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,71 +113,6 @@ fn main() -> ExitCode {
             eprintln!("sample_cost: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn options(args: &[String]) -> io::Result<Options> {
-    let default_bin = option_env!("CARGO_BIN_EXE_conntrend")
-        .map(str::to_string)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/conntrend").into());
-    let mut o = Options {
-        loads: vec![1_000, 10_000, 100_000, 500_000],
-        runs: 7,
-        idle_secs: 60,
-        idle_runs: 2,
-        dst_load: 100_000,
-        procs: 500,
-        conntrend: default_bin,
-        network_connections: std::env::var("NETWORK_CONNECTIONS").ok(),
-    };
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| bad(&format!("{arg} needs a value")))
-        };
-        match arg.as_str() {
-            "--bench" => {} // added by `cargo bench`
-            "--loads" => {
-                o.loads = value()?
-                    .split(',')
-                    .map(count)
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| bad("--loads takes counts like 1000,10k,500k"))?;
-            }
-            "--dst-load" => {
-                o.dst_load = count(value()?)
-                    .ok_or_else(|| bad("--dst-load takes a load like 100k (0 skips)"))?
-            }
-            "--procs" => o.procs = value()?.parse().map_err(|_| bad("--procs takes a count"))?,
-            "--idle-runs" => {
-                o.idle_runs = value()?
-                    .parse()
-                    .map_err(|_| bad("--idle-runs takes a count"))?
-            }
-            "--runs" => o.runs = value()?.parse().map_err(|_| bad("--runs takes a count"))?,
-            "--idle-secs" => {
-                o.idle_secs = value()?
-                    .parse()
-                    .map_err(|_| bad("--idle-secs takes seconds (0 skips)"))?
-            }
-            "--conntrend" => o.conntrend = value()?.clone(),
-            "--network-connections" => o.network_connections = Some(value()?.clone()),
-            other => return Err(bad(&format!("unknown argument {other:?}"))),
-        }
-    }
-    if o.runs == 0 || o.loads.is_empty() {
-        return Err(bad("need at least one load and one run"));
-    }
-    Ok(o)
-}
-
-/// "10k" → 10000.
-fn count(v: &str) -> Option<usize> {
-    match v.strip_suffix('k') {
-        Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
-        None => v.parse().ok(),
     }
 }
 
@@ -193,11 +125,17 @@ fn bench(o: &Options) -> io::Result<()> {
     }
     let me = std::env::current_exe()?.to_string_lossy().into_owned();
     let threads = thread::available_parallelism().map_or(2, |n| n.get().min(4));
-    let most = o.loads.iter().copied().max().unwrap_or(0) as u64;
+    let most = o
+        .loads
+        .iter()
+        .copied()
+        .chain([o.conns_million])
+        .max()
+        .unwrap_or(0) as u64;
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
     println!("{}", report::machine());
     println!("conntrend: {}\n", o.conntrend);
-    if o.dst_load > 0 && !o.loads.contains(&o.dst_load) {
+    if o.dst_load > 0 && !o.loads.is_empty() && !o.loads.contains(&o.dst_load) {
         eprintln!("note: --dst-load is not among --loads: --dst and top are not measured");
     }
     netns::enter_fresh()?;
@@ -210,6 +148,17 @@ fn bench(o: &Options) -> io::Result<()> {
         points.push(p);
         dst_top = dst_top.or(d);
         states.extend(s);
+    }
+    let mut conns = Vec::new();
+    for (case, total) in [
+        (conns::Case::Estab, o.conns_estab),
+        (conns::Case::Filter, o.conns_million),
+    ] {
+        if total > 0 {
+            let (runs, bin) = (o.runs, &o.conntrend);
+            let c = conns::measure(case, total, runs, bin, &me, (threads, fds), quiet)?;
+            conns.push(c);
+        }
     }
     let mut idles = Vec::new();
     if o.idle_secs > 0 && o.idle_runs > 0 {
@@ -226,22 +175,29 @@ fn bench(o: &Options) -> io::Result<()> {
         )?;
     }
     println!();
-    print!("{}", report::table(&points));
+    if !points.is_empty() {
+        print!("{}", report::table(&points));
+    }
     if let Some(d) = &dst_top {
         println!("\n{}", d.table());
     }
     if !states.is_empty() {
         println!("\n{}", states::report(&states));
-    } else if o.network_connections.is_none() {
+    } else if o.network_connections.is_none() && !points.is_empty() {
         println!(
             "\n(states rows left out: pass --network-connections PATH/network_connections.py)"
         );
+    }
+    if !conns.is_empty() {
+        println!("\n{}", conns_report::report(&conns));
     }
     for idle in &idles {
         println!("{}", idle.line());
     }
     println!();
-    print!("{}", report::targets(&points, &idles));
+    if !points.is_empty() || !idles.is_empty() {
+        print!("{}", report::targets(&points, &idles));
+    }
     if let Some(d) = &dst_top {
         print!("{}", d.targets());
     }
@@ -364,7 +320,8 @@ fn alternate<const N: usize>(
     let mut last_round = Duration::ZERO;
     for round in 0..=runs {
         let measured = round.saturating_sub(1);
-        let expires_soon = load.time_wait_since.elapsed() + last_round > TIME_WAIT_BUDGET;
+        let expires_soon = load.plan.time_wait > 0
+            && load.time_wait_since.elapsed() + last_round > TIME_WAIT_BUDGET;
         if round > 0 && expires_soon && measured >= MIN_RUNS {
             let note = format!("{measured} runs: TIME_WAIT would have begun to expire");
             return Ok((out, Some(note)));

@@ -46,6 +46,21 @@ impl Plan {
             servers,
         }
     }
+
+    /// ESTABLISHED connections only: `total / 2` pairs, both ends held (plus each server's four
+    /// listeners), over as few holders and servers as `fds` descriptors per process allow.
+    pub fn established(total: usize, fds: usize) -> Plan {
+        let est_pairs = total / 2;
+        let budget = fds.saturating_sub(64).max(1000);
+        let procs = est_pairs.div_ceil(budget).max(1);
+        Plan {
+            time_wait: 0,
+            est_pairs,
+            udp: 0,
+            holders: procs,
+            servers: procs,
+        }
+    }
 }
 
 /// A child that says "ready" on stdout and holds its sockets until its stdin is closed.
@@ -109,8 +124,12 @@ impl Load {
         me: &str,
         fds: usize,
     ) -> io::Result<Load> {
+        Load::with_plan(Plan::new(total, procs, fds), threads, me)
+    }
+
+    /// Builds the load `plan` describes, with `threads` TIME_WAIT builders.
+    pub fn with_plan(plan: Plan, threads: usize, me: &str) -> io::Result<Load> {
         let start = Instant::now();
-        let plan = Plan::new(total, procs, fds);
         if plan.servers > MAX_SERVERS || threads > 4 {
             return Err(io::Error::other("load too large for the address plan"));
         }

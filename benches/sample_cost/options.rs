@@ -1,0 +1,106 @@
+//! The benchmark's command line: which loads and sections, how many runs, which binaries.
+
+use std::io;
+
+/// What to measure; every load of 0 leaves its section out.
+pub struct Options {
+    pub loads: Vec<usize>,
+    pub runs: usize,
+    pub idle_secs: u64,
+    pub idle_runs: usize,
+    /// The load at which `--dst` and `top` are measured (0: none), and its holder processes.
+    pub dst_load: usize,
+    pub procs: usize,
+    /// The loads of the `conns` rows: ESTABLISHED sockets, and sockets around the filtered 100
+    /// (0: left out).
+    pub conns_estab: usize,
+    pub conns_million: usize,
+    pub conntrend: String,
+    /// network_connections.py, for the `states` rows (none: left out).
+    pub network_connections: Option<String>,
+}
+
+/// The options from the arguments after `--` (and `--bench`, which cargo adds); the defaults are
+/// a whole run as BENCHMARKS.md describes it.
+pub fn parse(args: &[String]) -> io::Result<Options> {
+    let default_bin = option_env!("CARGO_BIN_EXE_conntrend")
+        .map(str::to_string)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/conntrend").into());
+    let mut o = Options {
+        loads: vec![1_000, 10_000, 100_000, 500_000],
+        runs: 7,
+        idle_secs: 60,
+        idle_runs: 2,
+        dst_load: 100_000,
+        procs: 500,
+        conns_estab: 100_000,
+        conns_million: 1_000_000,
+        conntrend: default_bin,
+        network_connections: std::env::var("NETWORK_CONNECTIONS").ok(),
+    };
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| bad(&format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--bench" => {} // added by `cargo bench`
+            "--loads" => {
+                let v = value()?;
+                o.loads = match v.as_str() {
+                    "none" => Vec::new(),
+                    _ => v
+                        .split(',')
+                        .map(count)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| bad("--loads takes counts like 1000,10k,500k, or none"))?,
+                };
+            }
+            "--dst-load" => {
+                o.dst_load = count(value()?)
+                    .ok_or_else(|| bad("--dst-load takes a load like 100k (0 skips)"))?
+            }
+            "--conns-estab" => {
+                o.conns_estab = count(value()?)
+                    .ok_or_else(|| bad("--conns-estab takes a load like 100k (0 skips)"))?
+            }
+            "--conns-million" => {
+                o.conns_million = count(value()?)
+                    .ok_or_else(|| bad("--conns-million takes a load like 1m (0 skips)"))?
+            }
+            "--procs" => o.procs = value()?.parse().map_err(|_| bad("--procs takes a count"))?,
+            "--idle-runs" => {
+                o.idle_runs = value()?
+                    .parse()
+                    .map_err(|_| bad("--idle-runs takes a count"))?
+            }
+            "--runs" => o.runs = value()?.parse().map_err(|_| bad("--runs takes a count"))?,
+            "--idle-secs" => {
+                o.idle_secs = value()?
+                    .parse()
+                    .map_err(|_| bad("--idle-secs takes seconds (0 skips)"))?
+            }
+            "--conntrend" => o.conntrend = value()?.clone(),
+            "--network-connections" => o.network_connections = Some(value()?.clone()),
+            other => return Err(bad(&format!("unknown argument {other:?}"))),
+        }
+    }
+    if o.runs == 0 || (o.loads.is_empty() && o.conns_estab == 0 && o.conns_million == 0) {
+        return Err(bad("need at least one load and one run"));
+    }
+    Ok(o)
+}
+
+/// "10k" → 10000, "1m" → 1000000.
+pub fn count(v: &str) -> Option<usize> {
+    let (digits, unit) = match v.strip_suffix('k') {
+        Some(k) => (k, 1000),
+        None => match v.strip_suffix(['m', 'M']) {
+            Some(m) => (m, 1_000_000),
+            None => (v, 1),
+        },
+    };
+    digits.parse::<usize>().ok()?.checked_mul(unit)
+}
