@@ -206,6 +206,21 @@ impl Filter {
                 ..Query::default()
             };
         }
+        // Listeners and bound-only sockets have no peer: remote port 0, remote address all
+        // zeros. A remote filter that excludes those cannot match them, so the kernel is not
+        // asked for them (BOUND_INACTIVE alone makes it walk its whole bind hash).
+        let unspecified: [&[u8]; 2] = [&[0; 4], &[0; 16]];
+        let peerless_excluded = self.rport.is_some_and(|p| p.lo > 0)
+            || self
+                .raddr
+                .is_some_and(|p| !unspecified.iter().any(|z| p.contains(z)));
+        let mut states = self.states;
+        if peerless_excluded {
+            states &= !((1 << tcp_state::LISTEN)
+                | (1 << tcp_state::CLOSE)
+                | (1 << tcp_state::BOUND_INACTIVE));
+        }
+        let exact = |p: Option<Ports>| p.filter(|p| p.lo == p.hi).map_or(0, |p| p.lo);
         let mut conds = Vec::new();
         let port = |end, p: Ports| Cond::Port {
             end,
@@ -226,9 +241,11 @@ impl Filter {
             }
         }
         Query {
-            states: self.states,
+            states,
             extensions,
             bytecode: crate::diag::bytecode::compile(&conds),
+            sport: exact(self.lport),
+            dport: exact(self.rport),
         }
     }
 }
@@ -348,10 +365,25 @@ mod tests {
 
     #[test]
     fn the_kernel_query_carries_states_and_bytecode_unless_off() {
-        let f = filter("rport=443,state=listen").unwrap();
+        let f = filter("rport=8000-8999,state=established").unwrap();
         let q = f.query(0, true);
-        assert_eq!(q.states, 1 << 10);
+        assert_eq!(q.states, 1 << 1);
         assert_eq!(q.bytecode.len(), 16);
+        assert_eq!((q.sport, q.dport), (0, 0), "a range is bytecode only");
+        // A remote port other than 0 cannot match a peerless socket: those states are not asked
+        // for; an exact port goes into the request's socket id too.
+        let peerless = (1 << 10) | (1 << 7) | (1 << 13);
+        let q = filter("rport=443").unwrap().query(0, true);
+        assert_eq!(q.states, Query::ALL_STATES & !peerless);
+        assert_eq!(q.dport, 443);
+        let q = filter("raddr=10.0.0.0/8").unwrap().query(0, true);
+        assert_eq!(q.states, Query::ALL_STATES & !peerless);
+        // 0.0.0.0/0 and rport=0-10 include the peerless sockets: every state stays.
+        let all = |spec| filter(spec).unwrap().query(0, true).states;
+        assert_eq!(all("raddr=0.0.0.0/0"), Query::ALL_STATES);
+        assert_eq!(all("rport=0-10"), Query::ALL_STATES);
+        let q = filter("lport=22").unwrap().query(0, true);
+        assert_eq!((q.sport, q.states), (22, Query::ALL_STATES));
         let off = f.query(2, false);
         assert_eq!(off.states, Query::ALL_STATES);
         assert!(off.bytecode.is_empty());

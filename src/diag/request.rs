@@ -46,6 +46,10 @@ pub struct Query {
     pub extensions: u8,
     /// inet_diag bytecode (see [`super::bytecode`]); empty: no filter.
     pub bytecode: Vec<u8>,
+    /// Exact local and remote ports in the request's socket id (0: any): the kernel compares
+    /// them before anything else, the cheapest filter it has.
+    pub sport: u16,
+    pub dport: u16,
 }
 
 impl Query {
@@ -59,6 +63,8 @@ impl Default for Query {
             states: Query::ALL_STATES,
             extensions: 0,
             bytecode: Vec::new(),
+            sport: 0,
+            dport: 0,
         }
     }
 }
@@ -89,6 +95,9 @@ impl Request {
         fixed[1] = proto;
         fixed[2] = query.extensions;
         fixed[4..8].copy_from_slice(&query.states.to_ne_bytes());
+        // The socket id starts at 8: source and destination port, big-endian.
+        fixed[8..10].copy_from_slice(&query.sport.to_be_bytes());
+        fixed[10..12].copy_from_slice(&query.dport.to_be_bytes());
         Some(Self::message(SOCK_DIAG_BY_FAMILY, &fixed, &query.bytecode))
     }
 
@@ -99,6 +108,9 @@ impl Request {
         // then the state mask and dbs.
         let mut fixed = [0u8; INET_DIAG_REQ_LEN];
         fixed[3] = query.extensions;
+        // The socket id starts at 4: source and destination port, big-endian.
+        fixed[4..6].copy_from_slice(&query.sport.to_be_bytes());
+        fixed[6..8].copy_from_slice(&query.dport.to_be_bytes());
         fixed[52..56].copy_from_slice(&query.states.to_ne_bytes());
         Self::message(TCPDIAG_GETSOCK, &fixed, &query.bytecode)
     }
@@ -179,6 +191,8 @@ mod tests {
             states: 1 << tcp_state::ESTABLISHED,
             extensions: ext::INFO | ext::CONG,
             bytecode: vec![1, 2, 3, 4, 5, 6, 7, 8],
+            sport: 0,
+            dport: 443,
         };
         let b = Request::new(Family::V4, Protocol::Tcp, &query)
             .unwrap()
@@ -206,5 +220,7 @@ mod tests {
         assert_eq!(both.len(), 16 + 60 + 12);
         assert_eq!(both[19], ext::INFO | ext::CONG);
         assert_eq!(u32::from_ne_bytes(both[68..72].try_into().unwrap()), 2);
+        assert_eq!(&both[22..24], &443u16.to_be_bytes(), "idiag_dport");
+        assert_eq!(&b[26..28], &443u16.to_be_bytes(), "idiag_dport");
     }
 }
