@@ -239,7 +239,7 @@ pub struct SampleArgs {
     #[arg(short = 'p', long, value_enum, default_value_t = ProtocolArg::All)]
     pub protocol: ProtocolArg,
 
-    /// Output format: CSV, or JSON Lines
+    /// Output format: CSV, JSON Lines, or Prometheus text (prom, with -o FILE)
     #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
     pub format: FormatArg,
 
@@ -250,6 +250,14 @@ pub struct SampleArgs {
     /// Add the conntrack table's columns: ct_used, ct_max, ct_drops
     #[arg(long)]
     pub conntrack: bool,
+
+    /// Add exhaust_in_sec (with --dst also dst_exhaust_in_sec): seconds until free reaches 0 at
+    /// the rate fitted over the last N samples [default N: 12]
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = at_least_three)]
+    pub forecast: Option<usize>,
+
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 
     /// Time columns: epoch_ms only, or also an ISO-8601 UTC `time` column beside it
     #[arg(long, value_enum, value_name = "KIND", default_value_t = TimeArg::Epoch)]
@@ -300,6 +308,19 @@ pub struct TopArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// `--alert` and `--exit-on-alert`, shared by the timeline and `serve`.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// Tell on stderr when COLUMN OP NUMBER starts to hold and when it clears (OP: < <= > >= ==
+    /// !=; COLUMN: any column of the run, or used_pct); repeatable
+    #[arg(long = "alert", value_name = "EXPR")]
+    pub alert: Vec<String>,
+
+    /// End the run at the first alert, after the summary, with exit status 3
+    #[arg(long, requires = "alert")]
+    pub exit_on_alert: bool,
 }
 
 /// `--generate` values.
@@ -622,6 +643,9 @@ pub enum ProtocolArg {
 pub enum FormatArg {
     Csv,
     Json,
+    /// Prometheus text for node_exporter's textfile collector: -o FILE rewritten atomically
+    /// each sample
+    Prom,
 }
 
 /// `--time` values.
@@ -655,6 +679,14 @@ fn at_least_one_u64(s: &str) -> Result<u64, String> {
 
 fn at_least_one_u32(s: &str) -> Result<u32, String> {
     at_least_one_u64(s).and_then(|n| u32::try_from(n).map_err(|_| "too large".into()))
+}
+
+fn at_least_three(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 3 => Ok(n),
+        Ok(_) => Err("a line needs at least 3 samples".into()),
+        Err(_) => Err("not a whole number".into()),
+    }
 }
 
 fn pid(s: &str) -> Result<u32, String> {

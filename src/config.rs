@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::alert::Alert;
 use crate::cli::{
     Cli, Command, ConnsArgs, ConntrackArgs, CtCommand, CtConfigCommand, CtShowArgs, FormatArg,
     NsArgs, ProtocolArg, RttArgs, SampleArgs, SortArg, SourceArg, SourceArgs, StampArg, StatesArgs,
@@ -84,6 +85,11 @@ pub struct Config {
     pub format: Format,
     /// The column groups beyond the base columns (`--dst`, `--time iso`).
     pub groups: Groups,
+    /// `--forecast`: the window, in samples.
+    pub forecast: Option<usize>,
+    /// `--alert`, checked against the columns of `groups`.
+    pub alerts: Vec<Alert>,
+    pub exit_on_alert: bool,
     /// The network namespace file to enter, if not our own.
     pub netns: Option<PathBuf>,
     pub source: Sources,
@@ -162,20 +168,32 @@ impl Config {
             (None, Some(_)) => 0,
             (None, None) => DEFAULT_DURATION_SEC,
         };
+        let format = match args.format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Prom => Format::Prom,
+        };
+        if format == Format::Prom && target == Target::Stdout {
+            return Err("--format prom rewrites a file for node_exporter's textfile collector: give -o FILE".into());
+        }
+        let groups = Groups::default()
+            .with_if(Group::Time, args.time == TimeArg::Iso)
+            .with_if(Group::Dst, args.dst)
+            .with_if(Group::Conntrack, args.conntrack)
+            .with_if(Group::Forecast, args.forecast.is_some())
+            .with_if(Group::ForecastDst, args.forecast.is_some() && args.dst);
+        let alerts = alerts(&args.alerts.alert, groups)?;
         Ok(Config {
             interval: secs(args.interval.interval_sec.unwrap_or(DEFAULT_INTERVAL_SEC)),
             duration: (duration_sec > 0).then(|| secs(duration_sec)),
             count: args.count,
             target,
             protocols,
-            format: match args.format {
-                FormatArg::Csv => Format::Csv,
-                FormatArg::Json => Format::Json,
-            },
-            groups: Groups::default()
-                .with_if(Group::Time, args.time == TimeArg::Iso)
-                .with_if(Group::Dst, args.dst)
-                .with_if(Group::Conntrack, args.conntrack),
+            format,
+            groups: groups.with_if(Group::Alert, !alerts.is_empty()),
+            forecast: args.forecast,
+            alerts,
+            exit_on_alert: args.alerts.exit_on_alert,
             netns: namespace(&args.ns)?,
             source: sources(args.source)?,
             verbose: args.verbose,
@@ -198,6 +216,11 @@ impl TopConfig {
             source: sources(args.source)?,
         })
     }
+}
+
+/// `--alert` expressions, checked against the columns a run with `groups` writes.
+pub fn alerts(exprs: &[String], groups: Groups) -> Result<Vec<Alert>, String> {
+    exprs.iter().map(|e| Alert::parse(e, groups)).collect()
 }
 
 /// `--source` and `--proc-root` together.

@@ -1,6 +1,7 @@
 //! conntrend: an exact timeline of the ephemeral port pool and TCP/UDP socket states, folded from
 //! netlink sock_diag dumps. Data flows one way: flags → config → (kernel seam) → fold → writer.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod conns;
@@ -8,7 +9,9 @@ pub mod conntrack;
 pub mod diag;
 pub mod dst;
 pub mod fold;
+pub mod forecast;
 pub mod generate;
+pub mod metrics;
 pub mod netns;
 pub mod output;
 pub mod pool;

@@ -49,6 +49,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // --exit-on-alert: the alert was told on stderr and the summary written.
+        Err(e) if e.downcast_ref::<conntrend::alert::AlertExit>().is_some() => {
+            ExitCode::from(conntrend::alert::EXIT_STATUS)
+        }
         // A mode this build lacks is a usage error.
         Err(e) if e.downcast_ref::<conntrend::rtt::Unsupported>().is_some() => {
             reporter::say(&format!("{e:#}"));

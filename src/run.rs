@@ -7,6 +7,7 @@ use std::io;
 
 use anyhow::{Context, Result};
 
+use crate::alert::{self, AlertExit, Alerts};
 use crate::config::{Config, Target};
 use crate::diag::Dump;
 use crate::output::{self, RunInfo, TimelineWriter};
@@ -19,25 +20,39 @@ use crate::sink::Sink;
 use crate::summary::Summary;
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ending {
     /// Duration, count or a stop signal: the summary was written.
     Finished,
     /// The reader of the output left: nothing more can be written, and that is fine.
     ReaderGone,
+    /// `--exit-on-alert`: this alert started; the summary was written.
+    Alert(String),
 }
 
 /// Runs the timeline as configured. A reader that leaves ends the run quietly with `Ok`.
 pub fn run(config: &Config) -> Result<()> {
     let Session { mut sampler, netns } =
         Session::start(config.netns.as_deref(), &config.source, config.protocols)?;
-    // Stopped while waiting for a FIFO's reader: there is nowhere to write a summary.
-    let Some(sink) = open_output(&config.target)? else {
-        return Ok(());
-    };
-    let (fd, tty) = (sink.raw_fd(), sink.is_tty());
-    let mut writer = output::writer(config.format, config.groups, Box::new(sink));
-    let mut clock = SystemClock::start(Some(fd));
+    let (mut writer, fd, tty): (Box<dyn TimelineWriter>, _, _) =
+        match (&config.format, &config.target) {
+            (output::Format::Prom, Target::File(path)) => {
+                (Box::new(output::prom::PromWriter::new(path)), None, false)
+            }
+            _ => {
+                // Stopped while waiting for a FIFO's reader: there is nowhere to write a summary.
+                let Some(sink) = open_output(&config.target)? else {
+                    return Ok(());
+                };
+                let (fd, tty) = (sink.raw_fd(), sink.is_tty());
+                (
+                    output::writer(config.format, config.groups, Box::new(sink)),
+                    Some(fd),
+                    tty,
+                )
+            }
+        };
+    let mut clock = SystemClock::start(fd);
     let reporter = Reporter::new(config.verbose);
     match run_with(
         config,
@@ -48,6 +63,7 @@ pub fn run(config: &Config) -> Result<()> {
         &reporter,
     ) {
         Err(e) if is_reader_gone(&e, tty) => Ok(()),
+        Ok(Ending::Alert(expr)) => Err(AlertExit(expr).into()),
         other => other.map(|_| ()),
     }
 }
@@ -114,7 +130,8 @@ fn sample_loop<D: Dump>(
     clock: &mut dyn Clock,
     reporter: &Reporter,
 ) -> Result<Ending> {
-    let mut extras = Extras::for_groups(config.groups);
+    let mut extras = Extras::for_groups(config.groups).with_forecast(config.forecast);
+    let mut alerts = Alerts::new(config.alerts.clone());
     let mut ticker = Ticker::new(config.interval);
     loop {
         let taken = sampler.take(clock.epoch_ms(), &mut extras);
@@ -127,9 +144,24 @@ fn sample_loop<D: Dump>(
             reporter.warn(&note);
         }
         summary.observe(&sample);
+        let mut stop = None;
+        if !alerts.is_empty() {
+            for change in alerts.check(&sample) {
+                reporter.warn(&alert::describe(&change, sample.epoch_ms));
+                if let alert::Change::Started { expr, .. } = change
+                    && config.exit_on_alert
+                {
+                    stop.get_or_insert(expr);
+                }
+            }
+            summary.alerts = Some(alerts.started);
+        }
         writer
             .sample(&sample)
             .with_context(|| format!("cannot write to {}", config.target.describe()))?;
+        if let Some(expr) = stop {
+            return Ok(Ending::Alert(expr));
+        }
         if config.count.is_some_and(|c| summary.samples >= c) || clock.stop_requested() {
             return Ok(Ending::Finished);
         }

@@ -5,6 +5,7 @@ use crate::conntrack::usage::UsageReader;
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
 use crate::dst::{DstTally, WorstDst};
 use crate::fold::Visit;
+use crate::forecast::Forecast;
 use crate::pool::{Pool, PortSet};
 use crate::schema::{Group, Groups};
 
@@ -17,6 +18,8 @@ pub struct Tally {
     pub udp_ports: PortSet,
     /// TCP sockets per state number, any local port.
     pub tcp_states: [u32; tcp_state::COUNT],
+    /// UDP sockets, any local port.
+    pub udp_sockets: u32,
     /// Sockets folded, for diagnostics.
     pub sockets: u64,
 }
@@ -26,6 +29,7 @@ impl Tally {
         self.tcp_ports.clear();
         self.udp_ports.clear();
         self.tcp_states = [0; tcp_state::COUNT];
+        self.udp_sockets = 0;
         self.sockets = 0;
     }
 
@@ -40,7 +44,10 @@ impl Tally {
                     *n += 1;
                 }
             }
-            Protocol::Udp => self.udp_ports.insert(record.src_port()),
+            Protocol::Udp => {
+                self.udp_sockets += 1;
+                self.udp_ports.insert(record.src_port());
+            }
         }
     }
 
@@ -68,6 +75,29 @@ pub struct Sample {
     pub dst: Option<WorstDst>,
     /// The `--conntrack` group, when asked for.
     pub ct: Option<CtColumns>,
+    /// The `--forecast` group, when asked for.
+    pub forecast: Option<ForecastColumns>,
+    /// What the sample knows beyond its columns (the Prometheus metrics show it).
+    pub detail: Detail,
+}
+
+/// A sample's counts beyond its columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// The pool's range, inclusive.
+    pub range: (u16, u16),
+    /// TCP sockets per kernel state number; `None` when TCP was not sampled.
+    pub tcp_states: Option<[u32; tcp_state::COUNT]>,
+    /// UDP sockets; `None` when UDP was not sampled.
+    pub udp_sockets: Option<u32>,
+}
+
+/// The `--forecast` columns: seconds until `free` (and `worst_dst_free`) reach 0 at the fitted
+/// rate; `None` without enough samples or when not falling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForecastColumns {
+    pub exhaust_in_sec: Option<u64>,
+    pub dst_exhaust_in_sec: Option<u64>,
 }
 
 /// The `--conntrack` columns of one sample; `None` where the table could not be read.
@@ -104,6 +134,12 @@ impl Sample {
             fin_wait: tcp(tally.state(FIN_WAIT1) + tally.state(FIN_WAIT2)),
             dst: None,
             ct: None,
+            forecast: None,
+            detail: Detail {
+                range: (pool.lo, pool.hi),
+                tcp_states: measured.tcp.then_some(tally.tcp_states),
+                udp_sockets: measured.udp.then_some(tally.udp_sockets),
+            },
         }
     }
 }
@@ -114,6 +150,7 @@ impl Sample {
 pub struct Extras {
     pub dst: Option<DstTally>,
     pub ct: Option<CtFold>,
+    pub forecast: Option<Forecast>,
 }
 
 /// `--conntrack`: not a fold over the dump but a few small reads per sample (the table's count,
@@ -181,7 +218,14 @@ impl Extras {
         Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
             ct: groups.contains(Group::Conntrack).then(CtFold::open),
+            forecast: None,
         }
+    }
+
+    /// Forecasts over `window` samples (`--forecast`).
+    pub fn with_forecast(mut self, window: Option<usize>) -> Extras {
+        self.forecast = window.map(Forecast::new);
+        self
     }
 
     /// A note for the person running conntrend, once per occurrence.
@@ -196,6 +240,9 @@ impl Extras {
         }
         if let Some(ct) = self.ct.as_mut() {
             sample.ct = Some(ct.columns());
+        }
+        if let Some(f) = self.forecast.as_mut() {
+            sample.forecast = Some(f.columns(sample));
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Summary {
     /// `--conntrack`: the largest `ct_used`, and the drops over the run.
     pub peak_ct_used: Option<u64>,
     pub ct_drops: Option<u64>,
+    /// `--alert`: how many alerts started.
+    pub alerts: Option<u64>,
 }
 
 fn max(a: Option<u32>, b: Option<u32>) -> Option<u32> {
@@ -86,6 +88,8 @@ mod tests {
             fin_wait: None,
             dst: None,
             ct: None,
+            forecast: None,
+            detail: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod csv;
 mod json;
+pub mod prom;
 
 use std::io::{self, Write};
 
@@ -53,6 +54,8 @@ pub trait TimelineWriter {
 pub enum Format {
     Csv,
     Json,
+    /// Prometheus text, the file rewritten whole each sample (see [`prom`]).
+    Prom,
 }
 
 /// The writer for `format` over `out`, writing the columns of `groups`.
@@ -60,6 +63,7 @@ pub fn writer(format: Format, groups: Groups, out: Box<dyn Write>) -> Box<dyn Ti
     match format {
         Format::Csv => Box::new(CsvWriter::new(out, groups)),
         Format::Json => Box::new(JsonWriter::new(out, groups)),
+        Format::Prom => unreachable!("the prom writer writes a file: prom::PromWriter"),
     }
 }
 
@@ -114,6 +118,8 @@ pub(crate) mod tests {
             fin_wait: tw.map(|_| 9),
             dst: None,
             ct: None,
+            forecast: None,
+            detail: Default::default(),
         }
     }
 

@@ -25,10 +25,24 @@ pub enum Group {
     Dst,
     /// `--conntrack`: the netfilter connection tracking table's usage.
     Conntrack,
+    /// `--forecast`: time until the pool runs out.
+    Forecast,
+    /// `--forecast` with `--dst`: time until the busiest destination runs out.
+    ForecastDst,
+    /// `--alert`: how many alerts started.
+    Alert,
 }
 
 impl Group {
-    pub const ALL: [Group; 4] = [Group::Base, Group::Time, Group::Dst, Group::Conntrack];
+    pub const ALL: [Group; 7] = [
+        Group::Base,
+        Group::Time,
+        Group::Dst,
+        Group::Conntrack,
+        Group::Forecast,
+        Group::ForecastDst,
+        Group::Alert,
+    ];
 
     /// The flag that adds the group; `None` for the base columns.
     pub fn flag(self) -> Option<&'static str> {
@@ -37,6 +51,9 @@ impl Group {
             Group::Time => Some("--time iso"),
             Group::Dst => Some("--dst"),
             Group::Conntrack => Some("--conntrack"),
+            Group::Forecast => Some("--forecast"),
+            Group::ForecastDst => Some("--forecast with --dst"),
+            Group::Alert => Some("--alert"),
         }
     }
 

@@ -121,6 +121,18 @@ pub static COLUMNS: &[Field<Sample>] = &[
         meaning: "packets dropped because the table was full (drop + early_drop) since the previous sample",
         get: |s| s.ct.and_then(|c| c.drops).into(),
     },
+    Field {
+        name: "exhaust_in_sec",
+        group: Group::Forecast,
+        meaning: "seconds until free reaches 0 at the rate fitted over the last samples; empty when not falling",
+        get: |s| s.forecast.and_then(|f| f.exhaust_in_sec).into(),
+    },
+    Field {
+        name: "dst_exhaust_in_sec",
+        group: Group::ForecastDst,
+        meaning: "the same for worst_dst_free",
+        get: |s| s.forecast.and_then(|f| f.dst_exhaust_in_sec).into(),
+    },
 ];
 
 /// Every summary field, in output order.
@@ -202,5 +214,11 @@ pub static SUMMARY: &[Field<Summary>] = &[
         group: Group::Conntrack,
         meaning: "packets dropped because the table was full, over the run",
         get: |s| s.ct_drops.into(),
+    },
+    Field {
+        name: "alerts",
+        group: Group::Alert,
+        meaning: "how many times an --alert started to hold",
+        get: |s| s.alerts.into(),
     },
 ];
