@@ -148,7 +148,13 @@ fn bash_completes_long_flags() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(complete("conntrend --fo").trim(), "--format");
+    assert_eq!(complete("conntrend --form").trim(), "--format");
+    let fo = complete("conntrend --fo");
+    assert_eq!(
+        fo.split_whitespace().collect::<Vec<_>>(),
+        ["--format", "--forecast"],
+        "{fo}"
+    );
     let formats = complete("conntrend --format ");
     assert!(formats.lines().any(|l| l == "json"), "{formats}");
     let top = complete("conntrend top --so");
