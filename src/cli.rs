@@ -72,6 +72,18 @@ Lines: time, ts_rtt, seq_rtt, seq_diff, dupack, bytes, flow_bytes, flow (src:por
 field without a value is - (human), empty (-m) or null (--json). The per-flow summary follows the
 end of the capture, -c, -s, Ctrl-C or SIGTERM.";
 
+pub const SERVE_EXAMPLES: &str = "\
+Examples:
+  conntrend serve                                  127.0.0.1:9959, GET /metrics
+  conntrend serve --listen 0.0.0.0:9959 --conntrack --forecast
+  conntrend serve --netns blue --listen 127.0.0.1:9960
+  conntrend serve --alert 'free<1000'              conntrend_alert{expr=\"free<1000\"} 0/1
+
+Prometheus scrape config:
+  scrape_configs:
+    - job_name: conntrend
+      static_configs: [{targets: ['HOST:9959']}]";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -118,6 +130,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("conns", |conns| {
             conns.after_help(format!("{CONNS_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("serve", |serve| {
+            serve.after_help(format!("{SERVE_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
         .mut_subcommand("rtt", |rtt| {
             rtt.after_help(format!("{RTT_EXAMPLES}\n\n{EXIT_CODES}"))
         })
@@ -148,6 +163,10 @@ pub enum Command {
     /// timestamp and sequence RTTs, holes, reordering, duplicate ACKs, and a per-flow summary
     #[command(version)]
     Rtt(RttArgs),
+    /// A Prometheus exporter: GET /metrics answers a fresh sample (shared between concurrent
+    /// scrapes and those closer than --min-interval)
+    #[command(version)]
+    Serve(ServeArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -310,6 +329,39 @@ pub struct TopArgs {
     pub source: SourceArgs,
 }
 
+/// `conntrend serve`'s flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (all interfaces only when asked: 0.0.0.0:PORT)
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+
+    /// Export the used ports of the K busiest destinations (label dst); 0 for none
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub dst_top: usize,
+
+    /// Export the conntrack table's entries, limit and drops
+    #[arg(long)]
+    pub conntrack: bool,
+
+    /// Scrapes closer together than this reuse the last sample
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = non_negative_seconds)]
+    pub min_interval: f64,
+
+    /// Export exhaust_in_seconds, fitted over the last N samples [default N: 12]
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = at_least_three)]
+    pub forecast: Option<usize>,
+
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
 /// `--alert` and `--exit-on-alert`, shared by the timeline and `serve`.
 #[derive(Debug, Args)]
 pub struct AlertArgs {
@@ -338,6 +390,8 @@ pub enum GenerateArg {
     ManConntrack,
     /// conntrend-rtt.1
     ManRtt,
+    /// conntrend-serve.1
+    ManServe,
     CompleteBash,
     CompleteZsh,
     CompleteFish,
@@ -679,6 +733,13 @@ fn at_least_one_u64(s: &str) -> Result<u64, String> {
 
 fn at_least_one_u32(s: &str) -> Result<u32, String> {
     at_least_one_u64(s).and_then(|n| u32::try_from(n).map_err(|_| "too large".into()))
+}
+
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("seconds from 0 to 86400".into()),
+    }
 }
 
 fn at_least_three(s: &str) -> Result<usize, String> {

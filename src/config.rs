@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::alert::Alert;
 use crate::cli::{
     Cli, Command, ConnsArgs, ConntrackArgs, CtCommand, CtConfigCommand, CtShowArgs, FormatArg,
-    NsArgs, ProtocolArg, RttArgs, SampleArgs, SortArg, SourceArg, SourceArgs, StampArg, StatesArgs,
-    TimeArg, TopArgs,
+    NsArgs, ProtocolArg, RttArgs, SampleArgs, ServeArgs, SortArg, SourceArg, SourceArgs, StampArg,
+    StatesArgs, TimeArg, TopArgs,
 };
 use crate::conns::{ConnsConfig, Field, Filter, Stamp, Style};
 use crate::conntrack::show::{CtFilter, known_state, parse_proto};
@@ -19,6 +19,7 @@ use crate::netns;
 use crate::output::Format;
 use crate::rtt::{Format as RttFormat, Input, Limits, RttConfig};
 use crate::schema::{Group, Groups};
+use crate::serve::ServeConfig;
 
 /// The timeline's interval when `-i` is not given.
 const DEFAULT_INTERVAL_SEC: u32 = 5;
@@ -40,6 +41,8 @@ pub enum Action {
     Conntrack(ConntrackConfig),
     /// `conntrend rtt`.
     Rtt(RttConfig),
+    /// `conntrend serve`.
+    Serve(ServeConfig),
 }
 
 /// `conntrend states`'s settings.
@@ -133,6 +136,7 @@ impl Action {
             Some(Command::Conns(conns)) => conns_config(conns).map(Action::Conns),
             Some(Command::Conntrack(ct)) => conntrack_config(ct).map(Action::Conntrack),
             Some(Command::Rtt(rtt)) => rtt_config(rtt).map(Action::Rtt),
+            Some(Command::Serve(serve)) => serve_config(serve).map(Action::Serve),
         }
     }
 }
@@ -256,6 +260,28 @@ impl StatesConfig {
             source: sources(args.source)?,
         })
     }
+}
+
+/// `conntrend serve`'s flags checked.
+fn serve_config(a: ServeArgs) -> Result<ServeConfig, String> {
+    if a.conntrack && a.source.proc_root.is_some() {
+        return Err(
+            "--conntrack reads the live conntrack table; it cannot go with --proc-root".into(),
+        );
+    }
+    let mut config = ServeConfig {
+        listen: a.listen,
+        netns: namespace(&a.ns)?,
+        source: sources(a.source)?,
+        dst_top: a.dst_top,
+        conntrack: a.conntrack,
+        min_interval: Duration::from_secs_f64(a.min_interval),
+        forecast: a.forecast,
+        alerts: Vec::new(),
+        exit_on_alert: a.alerts.exit_on_alert,
+    };
+    config.alerts = alerts(&a.alerts.alert, config.groups())?;
+    Ok(config)
 }
 
 /// `conntrend rtt`'s flags checked.

@@ -88,6 +88,19 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManServe => {
+            let serve = cmd
+                .find_subcommand("serve")
+                .expect("cli.rs defines `serve`");
+            return page(
+                serve,
+                out,
+                &[
+                    ("EXAMPLES", verbatim(cli::SERVE_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

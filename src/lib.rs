@@ -22,6 +22,7 @@ pub mod sample;
 pub mod sampler;
 pub mod schedule;
 pub mod schema;
+pub mod serve;
 pub mod session;
 pub mod signal;
 pub mod sink;

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Action::Conns(config) => conntrend::conns::run(config),
         Action::Conntrack(config) => conntrend::conntrack::run(config),
         Action::Rtt(config) => conntrend::rtt::run(config),
+        Action::Serve(config) => conntrend::serve::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
