@@ -118,6 +118,16 @@ fn man_pages_render_without_warnings() {
             "EXAMPLES",
         ],
     );
+    page_shows(
+        "man-serve",
+        &[
+            "conntrend-serve",
+            "--listen",
+            "--min-interval",
+            "9959",
+            "EXAMPLES",
+        ],
+    );
 }
 
 #[test]
@@ -206,6 +216,7 @@ fn make_install_puts_everything_in_place() {
         "share/man/man1/conntrend-conns.1",
         "share/man/man1/conntrend-conntrack.1",
         "share/man/man1/conntrend-rtt.1",
+        "share/man/man1/conntrend-serve.1",
         "share/bash-completion/completions/conntrend",
         "share/zsh/site-functions/_conntrend",
         "share/fish/vendor_completions.d/conntrend.fish",
