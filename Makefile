@@ -73,6 +73,7 @@ INSTALLED = $(DESTDIR)$(PREFIX)/bin/conntrend \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1 \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-rtt.1 \
 	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-serve.1 \
+	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-plot.1 \
 	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish
@@ -90,6 +91,7 @@ install: build
 	$(BIN) --generate man-conntrack > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1
 	$(BIN) --generate man-rtt > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-rtt.1
 	$(BIN) --generate man-serve > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-serve.1
+	$(BIN) --generate man-plot > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-plot.1
 	$(BIN) --generate complete-bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend
 	$(BIN) --generate complete-zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend
 	$(BIN) --generate complete-fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish

@@ -84,6 +84,12 @@ Prometheus scrape config:
     - job_name: conntrend
       static_configs: [{targets: ['HOST:9959']}]";
 
+pub const PLOT_EXAMPLES: &str = "\
+Examples:
+  conntrend -i 1 -d 3600 -o ports.csv; conntrend plot ports.csv -o ports.svg
+  conntrend plot --series used,time_wait,worst_dst_used ports.csv > focus.svg
+  conntrend --format json -c 60 | conntrend plot -o last-minute.svg";
+
 pub const TOP_EXAMPLES: &str = "\
 Examples:
   conntrend top                         one report of this namespace
@@ -130,6 +136,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("conns", |conns| {
             conns.after_help(format!("{CONNS_EXAMPLES}\n\n{EXIT_CODES}"))
         })
+        .mut_subcommand("plot", |plot| {
+            plot.after_help(format!("{PLOT_EXAMPLES}\n\n{EXIT_CODES}"))
+        })
         .mut_subcommand("serve", |serve| {
             serve.after_help(format!("{SERVE_EXAMPLES}\n\n{EXIT_CODES}"))
         })
@@ -167,6 +176,9 @@ pub enum Command {
     /// scrapes and those closer than --min-interval)
     #[command(version)]
     Serve(ServeArgs),
+    /// The timeline logs conntrend wrote (CSV or JSON Lines) as one SVG chart
+    #[command(version)]
+    Plot(PlotArgs),
 }
 
 /// How often to sample, shared by every mode that repeats.
@@ -362,6 +374,27 @@ pub struct ServeArgs {
     pub source: SourceArgs,
 }
 
+/// `conntrend plot`'s flags.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Logs to read (CSV or JSON Lines, told apart by their first line); - or none for stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+
+    /// Write the SVG here (replaced whole) instead of standard output
+    #[arg(short = 'o', long, value_name = "OUT.svg")]
+    pub output: Option<PathBuf>,
+
+    /// The columns to draw, comma-separated [default: total_port, used, free and the TCP state,
+    /// worst_dst_used and ct_used columns the log has]
+    #[arg(long, value_name = "COLUMN[,...]", value_delimiter = ',')]
+    pub series: Option<Vec<String>>,
+
+    /// Times in the local time zone instead of UTC
+    #[arg(long)]
+    pub local: bool,
+}
+
 /// `--alert` and `--exit-on-alert`, shared by the timeline and `serve`.
 #[derive(Debug, Args)]
 pub struct AlertArgs {
@@ -392,6 +425,8 @@ pub enum GenerateArg {
     ManRtt,
     /// conntrend-serve.1
     ManServe,
+    /// conntrend-plot.1
+    ManPlot,
     CompleteBash,
     CompleteZsh,
     CompleteFish,

@@ -17,6 +17,7 @@ use crate::conntrack::{ConntrackConfig, CtAction};
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::netns;
 use crate::output::Format;
+use crate::plot::{Options as PlotOptions, PlotConfig};
 use crate::rtt::{Format as RttFormat, Input, Limits, RttConfig};
 use crate::schema::{Group, Groups};
 use crate::serve::ServeConfig;
@@ -43,6 +44,8 @@ pub enum Action {
     Rtt(RttConfig),
     /// `conntrend serve`.
     Serve(ServeConfig),
+    /// `conntrend plot`.
+    Plot(PlotConfig),
 }
 
 /// `conntrend states`'s settings.
@@ -137,6 +140,14 @@ impl Action {
             Some(Command::Conntrack(ct)) => conntrack_config(ct).map(Action::Conntrack),
             Some(Command::Rtt(rtt)) => rtt_config(rtt).map(Action::Rtt),
             Some(Command::Serve(serve)) => serve_config(serve).map(Action::Serve),
+            Some(Command::Plot(p)) => Ok(Action::Plot(PlotConfig {
+                inputs: p.files,
+                output: p.output,
+                options: PlotOptions {
+                    series: p.series,
+                    local: p.local,
+                },
+            })),
         }
     }
 }

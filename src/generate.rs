@@ -101,6 +101,17 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
+        GenerateArg::ManPlot => {
+            let plot = cmd.find_subcommand("plot").expect("cli.rs defines `plot`");
+            return page(
+                plot,
+                out,
+                &[
+                    ("EXAMPLES", verbatim(cli::PLOT_EXAMPLES)),
+                    ("EXIT STATUS", exit_status()),
+                ],
+            );
+        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,

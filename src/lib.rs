@@ -14,6 +14,7 @@ pub mod generate;
 pub mod metrics;
 pub mod netns;
 pub mod output;
+pub mod plot;
 pub mod pool;
 pub mod reporter;
 pub mod rtt;

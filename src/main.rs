@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Action::Conntrack(config) => conntrend::conntrack::run(config),
         Action::Rtt(config) => conntrend::rtt::run(config),
         Action::Serve(config) => conntrend::serve::run(config),
+        Action::Plot(config) => conntrend::plot::run(config),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -128,6 +128,10 @@ fn man_pages_render_without_warnings() {
             "EXAMPLES",
         ],
     );
+    page_shows(
+        "man-plot",
+        &["conntrend-plot", "--series", "--local", "EXAMPLES"],
+    );
 }
 
 #[test]
@@ -217,6 +221,7 @@ fn make_install_puts_everything_in_place() {
         "share/man/man1/conntrend-conntrack.1",
         "share/man/man1/conntrend-rtt.1",
         "share/man/man1/conntrend-serve.1",
+        "share/man/man1/conntrend-plot.1",
         "share/bash-completion/completions/conntrend",
         "share/zsh/site-functions/_conntrend",
         "share/fish/vendor_completions.d/conntrend.fish",

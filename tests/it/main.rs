@@ -10,6 +10,7 @@ mod dst;
 mod fixtures;
 mod generate;
 mod netns;
+mod plot;
 mod reliability;
 mod rtt;
 mod source;

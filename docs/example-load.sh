@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Records docs/example.csv, the log behind docs/example.svg: in a private network namespace with a
+# small port range (10000-10999), a loopback server on 127.0.0.1:8080 and :8081, and a client that
+# opens and closes connections in bursts (each leaves a TIME_WAIT on a pool port), while
+# conntrend samples every second with --dst. Loopback only; about 70 s. Run as root from the
+# repository root:  docs/example-load.sh
+set -euo pipefail
+exec unshare --net bash -c '
+ip link set lo up
+sysctl -qw net.ipv4.ip_local_port_range="10000 10999"
+python3 - <<"PY" &
+import socket, threading, time
+def serve(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port)); s.listen(512)
+    while True:
+        c, _ = s.accept(); c.recv(1); c.close()
+for p in (8080, 8081):
+    threading.Thread(target=serve, args=(p,), daemon=True).start()
+time.sleep(1)
+held = []
+for second in range(66):
+    burst = 25 if second < 20 else (5 if second < 40 else 12)
+    for i in range(burst):
+        port = 8080 if i % 3 else 8081
+        c = socket.create_connection(("127.0.0.1", port)); c.send(b"x")
+        if second % 10 == 0 and i < 3:
+            held.append(c)          # a few kept open: ESTABLISHED
+        else:
+            c.close()               # closed first: TIME_WAIT on the client side
+    time.sleep(1)
+PY
+sleep 1
+target/release/conntrend -i 1 -c 65 --dst -o docs/example.csv
+kill %1 2>/dev/null || true
+'
