@@ -45,6 +45,7 @@ bench:
 	fi
 	$(CARGO) bench --bench fold
 	$(CARGO) bench --bench rtt_cost
+	$(CARGO) bench --bench plot_cost
 
 # Fuzzing (not in CI): the netlink walk, the record view, the whole replayed sample path and the
 # /proc/net line parser, each
