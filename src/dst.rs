@@ -9,8 +9,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Serialize, Serializer};
 
+use std::collections::HashMap;
+
 use crate::diag::{Protocol, Record, tcp_state};
 use crate::fold::Visit;
+use crate::hash::FxBuild;
 use crate::pool::{Pool, PortSet};
 
 /// A remote address and port. IPv4 is kept IPv4-mapped, so a dual-stack socket's peer
@@ -93,15 +96,23 @@ impl From<Option<DstUse>> for WorstDst {
 }
 
 /// The destination fold (`--dst`, `top`): (destination, local port) pairs of TCP sockets with a peer whose local
-/// port is in the pool, and the pool ports held by explicit binds.
+/// port is in the pool, and the pool ports held by explicit binds. Destinations are few and
+/// sockets many, so each destination is kept once and a pair is 8 bytes (its index and the port):
+/// 0.8 MB at 100k sockets instead of 2 MB.
 #[derive(Default)]
 pub struct DstTally {
-    pairs: Vec<(Dst, u16)>,
+    /// Distinct destinations of this sample, in order of first sight.
+    dsts: Vec<Dst>,
+    index: HashMap<Dst, u32, FxBuild>,
+    /// `destination index << 16 | local port`.
+    pairs: Vec<u64>,
     bound: PortSet,
 }
 
 impl Visit for DstTally {
     fn reset(&mut self) {
+        self.dsts.clear();
+        self.index.clear();
         self.pairs.clear();
         self.bound.clear();
     }
@@ -128,7 +139,15 @@ impl DstTally {
             tcp_state::LISTEN | tcp_state::CLOSE | tcp_state::BOUND_INACTIVE => {
                 self.bound.insert(port)
             }
-            _ => self.pairs.push((Dst::of(record), port)),
+            _ => {
+                let dst = Dst::of(record);
+                let next = self.dsts.len() as u32;
+                let i = *self.index.entry(dst).or_insert(next);
+                if i == next {
+                    self.dsts.push(dst);
+                }
+                self.pairs.push(u64::from(i) << 16 | u64::from(port));
+            }
         }
     }
 
@@ -170,11 +189,12 @@ impl DstTally {
         let bound = pool.count_and(&self.bound);
         let mut i = 0;
         while i < self.pairs.len() {
-            let dst = self.pairs[i].0;
+            let d = self.pairs[i] >> 16;
+            let dst = self.dsts[d as usize];
             let (mut used, mut used_unbound) = (0u32, 0u32);
             let mut last = None;
-            while i < self.pairs.len() && self.pairs[i].0 == dst {
-                let port = self.pairs[i].1;
+            while i < self.pairs.len() && self.pairs[i] >> 16 == d {
+                let port = self.pairs[i] as u16;
                 if last != Some(port) {
                     used += 1;
                     if !self.bound.contains(port) {

@@ -11,6 +11,7 @@ pub mod dst;
 pub mod fold;
 pub mod forecast;
 pub mod generate;
+pub mod hash;
 pub mod metrics;
 pub mod netns;
 pub mod output;

@@ -5,10 +5,10 @@
 //! direction, and a fixed RTT reservoir per flow.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use super::packet::{ACK, FIN, RST, SYN, Segment};
+use crate::hash::FxBuild;
 
 /// What the engine may keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,40 +151,6 @@ impl Reservoir {
     }
 }
 
-/// A hasher for flow keys (rustc's Fx: a rotate, xor and multiply per word): fast, and flow keys
-/// come from packets, not from someone choosing hash collisions against a table this small.
-#[derive(Default)]
-pub struct Fx(u64);
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_ne_bytes(w));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.add(n.into());
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.add(n as u64);
-        self.add((n >> 64) as u64);
-    }
-}
-
 /// Both endpoints, the lower (address, port) first: addresses as IPv6 (IPv4 mapped), ports packed.
 type Key = (u128, u128, u32);
 
@@ -208,7 +174,7 @@ fn name(src: Endpoint, dst: Endpoint) -> Box<str> {
 /// The flows being followed.
 pub struct Engine {
     limits: Limits,
-    index: HashMap<Key, usize, BuildHasherDefault<Fx>>,
+    index: HashMap<Key, usize, FxBuild>,
     flows: Vec<Option<Flow>>,
     free: Vec<usize>,
     /// Forgotten (idle) flows' summaries.
