@@ -29,6 +29,10 @@
 mod conns;
 #[path = "sample_cost/conns_report.rs"]
 mod conns_report;
+#[path = "sample_cost/conntrack.rs"]
+mod conntrack;
+#[path = "sample_cost/conntrack_report.rs"]
+mod conntrack_report;
 #[path = "sample_cost/dst_top.rs"]
 mod dst_top;
 #[path = "sample_cost/holders.rs"]
@@ -73,6 +77,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Hidden modes: one sample, its counts on stdout.
     let mode = match args.first().map(String::as_str) {
+        Some("--ct-floor") => {
+            return match conntrack::floor() {
+                Ok(n) => {
+                    println!("entries={n}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sample_cost --ct-floor: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some("--floor") => Some(probe::floor()),
         Some("--floor1") => Some(probe::floor_one_walk()),
         Some("--procfs") => Some(probe::procfs()),
@@ -129,7 +145,7 @@ fn bench(o: &Options) -> io::Result<()> {
         .loads
         .iter()
         .copied()
-        .chain([o.conns_million])
+        .chain([o.conns_million, o.ct_load])
         .max()
         .unwrap_or(0) as u64;
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
@@ -160,6 +176,12 @@ fn bench(o: &Options) -> io::Result<()> {
             conns.push(c);
         }
     }
+    let ct_show = (o.ct_entries > 0)
+        .then(|| conntrack::measure_show(o, &me, quiet))
+        .transpose()?;
+    let ct_columns = (o.ct_load > 0)
+        .then(|| conntrack::measure_columns(o, &me, threads, fds, quiet))
+        .transpose()?;
     let mut idles = Vec::new();
     if o.idle_secs > 0 && o.idle_runs > 0 {
         netns::enter_fresh()?;
@@ -191,6 +213,12 @@ fn bench(o: &Options) -> io::Result<()> {
     if !conns.is_empty() {
         println!("\n{}", conns_report::report(&conns));
     }
+    if ct_show.is_some() || ct_columns.is_some() {
+        println!(
+            "\n{}",
+            conntrack_report::report(ct_show.as_ref(), ct_columns.as_ref())
+        );
+    }
     for idle in &idles {
         println!("{}", idle.line());
     }
@@ -201,6 +229,10 @@ fn bench(o: &Options) -> io::Result<()> {
     if let Some(d) = &dst_top {
         print!("{}", d.targets());
     }
+    print!(
+        "{}",
+        conntrack_report::targets(ct_show.as_ref(), ct_columns.as_ref())
+    );
     Ok(())
 }
 

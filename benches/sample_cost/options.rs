@@ -15,6 +15,9 @@ pub struct Options {
     /// (0: left out).
     pub conns_estab: usize,
     pub conns_million: usize,
+    /// UDP entries for the `conntrack show` rows, and the load for the `--conntrack` rows (0: none).
+    pub ct_entries: usize,
+    pub ct_load: usize,
     pub conntrend: String,
     /// network_connections.py, for the `states` rows (none: left out).
     pub network_connections: Option<String>,
@@ -35,6 +38,8 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         procs: 500,
         conns_estab: 100_000,
         conns_million: 1_000_000,
+        ct_entries: 100_000,
+        ct_load: 100_000,
         conntrend: default_bin,
         network_connections: std::env::var("NETWORK_CONNECTIONS").ok(),
     };
@@ -70,6 +75,14 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
                 o.conns_million = count(value()?)
                     .ok_or_else(|| bad("--conns-million takes a load like 1m (0 skips)"))?
             }
+            "--ct-entries" => {
+                o.ct_entries = count(value()?)
+                    .ok_or_else(|| bad("--ct-entries takes a count like 100k (0 skips)"))?
+            }
+            "--ct-load" => {
+                o.ct_load = count(value()?)
+                    .ok_or_else(|| bad("--ct-load takes a load like 100k (0 skips)"))?
+            }
             "--procs" => o.procs = value()?.parse().map_err(|_| bad("--procs takes a count"))?,
             "--idle-runs" => {
                 o.idle_runs = value()?
@@ -87,8 +100,9 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
             other => return Err(bad(&format!("unknown argument {other:?}"))),
         }
     }
-    if o.runs == 0 || (o.loads.is_empty() && o.conns_estab == 0 && o.conns_million == 0) {
-        return Err(bad("need at least one load and one run"));
+    let sections = [o.conns_estab, o.conns_million, o.ct_entries, o.ct_load];
+    if o.runs == 0 || (o.loads.is_empty() && sections.iter().all(|&n| n == 0)) {
+        return Err(bad("need one run and something to measure"));
     }
     Ok(o)
 }
