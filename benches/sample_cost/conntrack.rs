@@ -116,6 +116,12 @@ pub fn udp_entries(entries: usize) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
+/// Empties the namespace's table (`conntrack -F`) before the bench leaves it, so that the
+/// kernel's cleanup of ~100k entries does not run during the next section.
+fn flush() -> io::Result<()> {
+    output(&["conntrack", "-F"]).map(drop)
+}
+
 /// Hidden mode `--ct-floor`: one ctnetlink dump of every entry drained through a 32 KiB buffer,
 /// counting messages and reading nothing else. Prints `entries=N`.
 pub fn floor() -> io::Result<u64> {
@@ -292,6 +298,7 @@ pub fn measure_show(o: &Options, me: &str, quiet: Duration) -> io::Result<Runs<4
         note: None,
         reads: None,
     };
+    flush()?;
     for (k, kind) in SHOW_KINDS.iter().enumerate() {
         crate::print_walls(kind, &r.walls(k));
     }
@@ -332,6 +339,7 @@ pub fn measure_columns(
         note,
         reads: Some(reads),
     };
+    flush()?;
     for (k, kind) in COLUMN_KINDS.iter().enumerate() {
         crate::print_walls(kind, &r.walls(k));
     }
