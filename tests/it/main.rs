@@ -13,6 +13,7 @@ mod netns;
 mod plot;
 mod reliability;
 mod rtt;
+mod serve;
 mod source;
 mod states;
 mod stream;

@@ -1,0 +1,242 @@
+//! The exporter's HTTP with raw sockets: wrong methods and paths, oversized and garbage requests,
+//! stalled clients beside a prompt one, and fifty scrapers sharing one sample.
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use super::{Serve, connect, exchange, get, read_response};
+use crate::netns::with_netns;
+
+#[test]
+fn serve_wrong_methods_and_paths_are_refused_without_a_sample() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &["--min-interval", "0"]);
+        for request in [
+            "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "DELETE / HTTP/1.1\r\n\r\n",
+        ] {
+            let r = serve.raw(request.as_bytes());
+            assert_eq!(r.status, 405, "{request:?}: {r:?}");
+            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{r:?}");
+            assert_eq!(r.body, "method not allowed\n");
+        }
+        for path in ["/nope", "/metrics/", "/metricsx", "/favicon.ico"] {
+            let r = serve.get(path);
+            assert_eq!(r.status, 404, "{path}: {r:?}");
+            assert_eq!(r.body, "not found: try /metrics\n");
+        }
+        let index = serve.get("/");
+        assert_eq!(index.status, 200, "{index:?}");
+        assert_eq!(
+            index.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(index.body.contains("<a href=\"/metrics\">"), "{index:?}");
+        assert_eq!(index.header("connection"), Some("close"));
+        // None of the above took a sample: the first scrape is the first dump.
+        let m = serve.scrape();
+        assert_eq!(get(&m, "conntrend_samples_total"), 1.0);
+        assert_eq!(get(&m, "conntrend_scrape_errors_total"), 0.0);
+        // A query string is ignored; HEAD answers the head alone (and, min-interval 0, samples).
+        let q = serve.get("/metrics?name[]=x");
+        assert_eq!(q.status, 200, "{q:?}");
+        assert_eq!(
+            get(&super::metrics(&q.body), "conntrend_samples_total"),
+            2.0
+        );
+        let head = serve.raw(b"HEAD /metrics HTTP/1.1\r\n\r\n");
+        assert_eq!(head.status, 200, "{head:?}");
+        assert_eq!(head.body, "", "HEAD has no body");
+        let len: usize = head.header("content-length").unwrap().parse().unwrap();
+        assert!(len > 1000, "{head:?}");
+        assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 4.0);
+    });
+}
+
+/// Sends `request`, then reads the answer. The server refuses after reading 8 KiB and closes
+/// with bytes unread, which can reset the connection: the answer must still have arrived first.
+fn refused(serve: &Serve, request: &[u8]) -> super::Response {
+    let mut stream = connect(serve.addr, None);
+    // The server may stop reading (and reset) while the test still writes: only the answer
+    // counts.
+    let _ = stream.write_all(request);
+    read_response(&mut stream)
+}
+
+#[test]
+fn serve_oversized_heads_get_431_and_64_headers_still_pass() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &[]);
+        // One header line past 8 KiB, never finished.
+        let mut big = b"GET /metrics HTTP/1.1\r\nX-Big: ".to_vec();
+        big.resize(8 * 1024 + 100, b'a');
+        let r = refused(&serve, &big);
+        assert_eq!(r.status, 431, "{r:?}");
+        assert_eq!(r.body, "request head too large\n");
+        // A whole head of 9 KiB, ended properly.
+        let mut whole = format!(
+            "GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(9000)
+        );
+        let r = refused(&serve, whole.as_bytes());
+        assert_eq!(r.status, 431, "{r:?}");
+        // 65 small headers (under 8 KiB): too many; 64 are fine.
+        whole = format!("GET /metrics HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(65));
+        assert_eq!(serve.raw(whole.as_bytes()).status, 431);
+        whole = format!("GET /metrics HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(64));
+        let r = serve.raw(whole.as_bytes());
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            get(&super::metrics(&r.body), "conntrend_samples_total"),
+            1.0
+        );
+    });
+}
+
+#[test]
+fn serve_garbage_gets_400_and_the_server_goes_on() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &[]);
+        let garbage: [&[u8]; 9] = [
+            b"GET\r\n\r\n",
+            b"get /metrics HTTP/1.1\r\n\r\n",
+            b"GET metrics HTTP/1.1\r\n\r\n",
+            b"GET /metrics HTTP/2.0\r\n\r\n",
+            b"GET /metrics HTTP/1.1 extra\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\nBad Name: v\r\n\r\n",
+            b"\xff\xfe\x00\x01\x80garbage\r\n\r\n",
+            b"\r\n\r\n",
+        ];
+        for bytes in garbage {
+            let r = serve.raw(bytes);
+            assert_eq!(r.status, 400, "{bytes:?}: {r:?}");
+            assert_eq!(r.body, "malformed request\n");
+        }
+        // A TLS ClientHello's first bytes, then the client half-closes: no end of head ever comes.
+        let mut tls = connect(serve.addr, None);
+        tls.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            .unwrap();
+        tls.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(read_response(&mut tls).status, 400);
+        // A client that connects and leaves without a byte gets nothing, and nothing breaks.
+        drop(connect(serve.addr, None));
+        let m = serve.scrape();
+        assert_eq!(get(&m, "conntrend_samples_total"), 1.0);
+        assert_eq!(get(&m, "conntrend_scrape_errors_total"), 0.0);
+    });
+}
+
+#[test]
+fn serve_stalled_clients_do_not_hold_up_a_scraper_and_are_dropped_after_5_s() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &[]);
+        let opened = Instant::now();
+        let stalled: Vec<_> = [
+            &b""[..],
+            b"GET /metr",
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n", // no blank line
+        ]
+        .iter()
+        .map(|half| {
+            let mut s = connect(serve.addr, None);
+            s.write_all(half).unwrap();
+            s
+        })
+        .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let asked = Instant::now();
+        let m = serve.scrape();
+        let took = asked.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "a scrape beside stalled clients took {took:?} (the read deadline is 5 s)"
+        );
+        assert_eq!(get(&m, "conntrend_samples_total"), 1.0);
+        // Each stalled client is closed without an answer once its 5 s are up.
+        for mut s in stalled {
+            let mut got = Vec::new();
+            let read = s.read_to_end(&mut got);
+            let after = opened.elapsed();
+            assert!(read.is_ok(), "{read:?} after {after:?}");
+            assert_eq!(got, b"", "a stalled client was answered");
+            assert!(
+                after >= Duration::from_millis(4500) && after < Duration::from_secs(9),
+                "closed after {after:?}, not about 5 s"
+            );
+        }
+    });
+}
+
+#[test]
+fn serve_more_than_64_connections_get_503_at_once() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &[]);
+        let held: Vec<_> = (0..64).map(|_| connect(serve.addr, None)).collect();
+        // The accept loop hands each one to its thread: give it a moment to count all 64.
+        std::thread::sleep(Duration::from_millis(500));
+        let asked = Instant::now();
+        let r = serve.get("/metrics");
+        assert_eq!(r.status, 503, "{r:?}");
+        assert_eq!(r.body, "too many connections\n");
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+        drop(held);
+        // Once they are gone (each thread ends when its client leaves), scrapes are served.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = serve.get("/metrics");
+            if r.status == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {r:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+}
+
+#[test]
+fn serve_fifty_concurrent_scrapers_share_one_sample() {
+    with_netns(|ns| {
+        let serve = Serve::start(ns, &["--min-interval", "5"]);
+        let addr = serve.addr;
+        let gate = Arc::new(Barrier::new(50));
+        let started = Instant::now();
+        let scrapers: Vec<_> = (0..50)
+            .map(|_| {
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    gate.wait();
+                    let r = exchange(addr, None, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+                    (r, Instant::now())
+                })
+            })
+            .collect();
+        let (answers, done): (Vec<_>, Vec<_>) =
+            scrapers.into_iter().map(|t| t.join().unwrap()).unzip();
+        let burst = started.elapsed();
+        assert!(
+            burst < Duration::from_secs(4),
+            "the burst took {burst:?}: too slow to test a 5 s --min-interval"
+        );
+        let first = super::metrics(&answers[0].body);
+        for r in &answers {
+            assert_eq!(r.status, 200, "{r:?}\n{}", serve.stderr());
+            let m = super::metrics(&r.body);
+            assert_eq!(get(&m, "conntrend_samples_total"), 1.0, "one dump for all");
+            assert_eq!(m, first, "every scraper got the same sample");
+        }
+        assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 1.0);
+        // Once --min-interval has passed since that sample (taken before the first answer
+        // arrived), the next scrape takes a new one.
+        let sampled_by = *done.iter().min().unwrap();
+        let due = sampled_by + Duration::from_millis(5100);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 2.0);
+    });
+}
