@@ -156,6 +156,14 @@ impl Serve {
         metrics(&r.body)
     }
 
+    /// Sends SIGTERM; its exit status if it ends within 5 s.
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let pid = libc::pid_t::try_from(self.child.0.id()).unwrap();
+        // SAFETY: kill(2) takes no pointers; the child is ours and not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        self.wait_exit(Duration::from_secs(5))
+    }
+
     /// Waits at most `limit` for the server to end on its own.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;

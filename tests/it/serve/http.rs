@@ -240,3 +240,42 @@ fn serve_fifty_concurrent_scrapers_share_one_sample() {
         assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 2.0);
     });
 }
+
+#[test]
+fn serve_listens_on_loopback_9959_by_default_and_ends_on_sigterm() {
+    with_netns(|ns| {
+        let mut serve = Serve::start(ns, &[]);
+        let listening = ns.stdout(&["ss", "-tlnH"]);
+        let local: Vec<&str> = listening
+            .lines()
+            .map(|l| l.split_whitespace().nth(3).unwrap())
+            .collect();
+        assert_eq!(local, ["127.0.0.1:9959"], "loopback only:\n{listening}");
+        // The default --min-interval is 1 s: two scrapes in a row share one sample.
+        let asked = Instant::now();
+        let (a, b) = (serve.scrape(), serve.scrape());
+        assert!(
+            asked.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(get(&a, "conntrend_samples_total"), 1.0);
+        assert_eq!(get(&b, "conntrend_samples_total"), 1.0);
+        let status = serve.terminate();
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", serve.stderr());
+        assert_eq!(serve.stderr(), "");
+        // Another address with --listen; a port already taken is a runtime failure naming it.
+        let other = Serve::start_on(ns, 9960, &[]);
+        assert_eq!(other.get("/").status, 200);
+        let mut cmd = crate::util::conntrend();
+        cmd.args(["serve", "--listen", "127.0.0.1:9960"]);
+        let r = crate::util::run(cmd);
+        r.expect_code(1);
+        assert!(
+            r.stderr()
+                .starts_with("conntrend: cannot listen on 127.0.0.1:9960"),
+            "{}",
+            r.describe()
+        );
+    });
+}
