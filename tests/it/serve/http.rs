@@ -46,12 +46,17 @@ fn serve_wrong_methods_and_paths_are_refused_without_a_sample() {
             get(&super::metrics(&q.body), "conntrend_samples_total"),
             2.0
         );
+        // HTTP/1.0 with bare line feeds is understood too.
+        let old = serve.raw(b"GET /metrics HTTP/1.0\n\n");
+        assert_eq!(old.status, 200, "{old:?}");
+        let old = super::metrics(&old.body);
+        assert_eq!(get(&old, "conntrend_samples_total"), 3.0);
         let head = serve.raw(b"HEAD /metrics HTTP/1.1\r\n\r\n");
         assert_eq!(head.status, 200, "{head:?}");
         assert_eq!(head.body, "", "HEAD has no body");
         let len: usize = head.header("content-length").unwrap().parse().unwrap();
         assert!(len > 1000, "{head:?}");
-        assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 4.0);
+        assert_eq!(get(&serve.scrape(), "conntrend_samples_total"), 5.0);
     });
 }
 
@@ -276,6 +281,53 @@ fn serve_listens_on_loopback_9959_by_default_and_ends_on_sigterm() {
                 .starts_with("conntrend: cannot listen on 127.0.0.1:9960"),
             "{}",
             r.describe()
+        );
+    });
+}
+
+/// A sample that fails (here a saved proc tree loses its `net/tcp`) is a 500 naming the cause
+/// and counted in conntrend_scrape_errors_total; the next good scrape is served.
+#[test]
+fn serve_a_failed_sample_is_a_500_and_counted() {
+    with_netns(|ns| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let saved = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/network-connections/6.8.0-45-generic/net"
+        );
+        std::fs::create_dir_all(root.join("net")).unwrap();
+        std::fs::create_dir_all(root.join("sys/net/ipv4")).unwrap();
+        for table in ["tcp", "tcp6", "udp", "udp6"] {
+            std::fs::copy(format!("{saved}/{table}"), root.join("net").join(table)).unwrap();
+        }
+        std::fs::write(
+            root.join("sys/net/ipv4/ip_local_port_range"),
+            "40000 40999\n",
+        )
+        .unwrap();
+        let root_arg = root.to_str().unwrap();
+        let serve = Serve::start(ns, &["--proc-root", root_arg, "--min-interval", "0"]);
+        let m = serve.scrape();
+        assert_eq!(get(&m, "conntrend_pool_ports"), 1000.0);
+        assert_eq!(get(&m, "conntrend_scrape_errors_total"), 0.0);
+        let tcp = root.join("net/tcp");
+        std::fs::rename(&tcp, root.join("tcp.away")).unwrap();
+        let r = serve.get("/metrics");
+        assert_eq!(r.status, 500, "{r:?}");
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+        assert!(
+            r.body.starts_with("sample failed: ")
+                && r.body.contains(&format!("cannot read {}", tcp.display())),
+            "{r:?}"
+        );
+        std::fs::rename(root.join("tcp.away"), &tcp).unwrap();
+        let m = serve.scrape();
+        assert_eq!(get(&m, "conntrend_scrape_errors_total"), 1.0);
+        assert_eq!(
+            get(&m, "conntrend_samples_total"),
+            2.0,
+            "the failed one is no sample"
         );
     });
 }
