@@ -77,12 +77,15 @@ pub struct DstUse {
     pub free: u32,
 }
 
-/// The three `--dst` columns of a sample. All `None` when no socket had a destination.
+/// The three `--dst` columns of a sample, and the fewest free ports toward any destination (the
+/// Prometheus metrics show it). All `None` when no socket had a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WorstDst {
     pub worst_dst: Option<Dst>,
     pub worst_dst_used: Option<u32>,
     pub worst_dst_free: Option<u32>,
+    /// Not a column: the busiest destination need not be the one with the fewest free ports.
+    pub min_free: Option<u32>,
 }
 
 impl From<Option<DstUse>> for WorstDst {
@@ -91,6 +94,7 @@ impl From<Option<DstUse>> for WorstDst {
             worst_dst: u.map(|u| u.dst),
             worst_dst_used: u.map(|u| u.used),
             worst_dst_free: u.map(|u| u.free),
+            min_free: u.map(|u| u.free),
         }
     }
 }
@@ -167,8 +171,24 @@ impl DstTally {
 
     /// The busiest destination, without building the whole ranking.
     pub fn worst(&mut self, total: u32, pool: &PortSet) -> Option<DstUse> {
+        self.scan(total, pool).0
+    }
+
+    /// The `--dst` columns: the busiest destination, and the fewest free ports toward any.
+    pub fn summary(&mut self, total: u32, pool: &PortSet) -> WorstDst {
+        let (worst, min_free) = self.scan(total, pool);
+        WorstDst {
+            min_free,
+            ..worst.into()
+        }
+    }
+
+    /// The busiest destination and the fewest free ports toward any, in one pass.
+    fn scan(&mut self, total: u32, pool: &PortSet) -> (Option<DstUse>, Option<u32>) {
+        let mut min_free: Option<u32> = None;
         let mut worst: Option<DstUse> = None;
         self.each(total, pool, |u| {
+            min_free = Some(min_free.map_or(u.free, |m| m.min(u.free)));
             let better = match worst {
                 None => true,
                 Some(w) => {
@@ -180,7 +200,7 @@ impl DstTally {
                 worst = Some(u);
             }
         });
-        worst
+        (worst, min_free)
     }
 
     /// Sorts the pairs and reports each destination's use once.

@@ -236,7 +236,7 @@ impl Extras {
     /// Adds the groups' values to a sample taken with these folds.
     pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
         if let Some(dst) = self.dst.as_mut() {
-            sample.dst = Some(dst.worst(pool.total(), &pool.members).into());
+            sample.dst = Some(dst.summary(pool.total(), &pool.members));
         }
         if let Some(ct) = self.ct.as_mut() {
             sample.ct = Some(ct.columns());

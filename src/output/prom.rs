@@ -72,7 +72,7 @@ impl TimelineWriter for PromWriter {
             s,
             &Extra {
                 destinations: &worst,
-                min_dst_free: worst.first().map(|d| d.free),
+                min_dst_free: s.dst.and_then(|d| d.min_free),
                 ct_drops_total: self.ct_drops,
                 ..Extra::default()
             },

@@ -127,7 +127,26 @@ pub fn respond(
     if !head_only {
         stream.write_all(body)?;
     }
-    stream.flush()
+    stream.flush()?;
+    linger(stream);
+    Ok(())
+}
+
+/// Closes our side, then reads (briefly, boundedly) what the client still sends before closing:
+/// closing with unread bytes makes the kernel send a reset, which can destroy the answer before
+/// the client reads it (RFC 7230 §6.6) — a refused, oversized request is exactly that case.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let start = Instant::now();
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < 64 * 1024 && start.elapsed() < Duration::from_millis(500) {
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 #[cfg(test)]
