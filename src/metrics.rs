@@ -32,22 +32,6 @@ pub struct Extra<'a> {
     pub alerts: &'a [Alert],
 }
 
-/// TCP states as labels; request sockets count as syn_recv.
-const STATES: [(&str, &[u8]); 12] = [
-    ("established", &[tcp_state::ESTABLISHED]),
-    ("syn_sent", &[tcp_state::SYN_SENT]),
-    ("syn_recv", &[tcp_state::SYN_RECV, tcp_state::NEW_SYN_RECV]),
-    ("fin_wait1", &[tcp_state::FIN_WAIT1]),
-    ("fin_wait2", &[tcp_state::FIN_WAIT2]),
-    ("time_wait", &[tcp_state::TIME_WAIT]),
-    ("close", &[tcp_state::CLOSE]),
-    ("close_wait", &[tcp_state::CLOSE_WAIT]),
-    ("last_ack", &[tcp_state::LAST_ACK]),
-    ("listen", &[tcp_state::LISTEN]),
-    ("closing", &[tcp_state::CLOSING]),
-    ("bound_inactive", &[tcp_state::BOUND_INACTIVE]),
-];
-
 type Labels = Vec<(&'static str, String)>;
 
 fn gauge(reg: &mut Registry, name: &str, help: &str, v: Option<i64>) {
@@ -137,7 +121,7 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
             &mut reg,
             "tcp_sockets",
             "TCP sockets by state, any local port",
-            STATES.iter().map(|&(name, nums)| {
+            tcp_state::LABELS.iter().map(|&(name, nums)| {
                 let n: u32 = nums.iter().map(|&k| states[usize::from(k)]).sum();
                 (vec![("state", name.to_string())], i64::from(n))
             }),

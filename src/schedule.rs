@@ -60,6 +60,25 @@ pub trait Clock {
     fn wait_until(&mut self, at: Duration) -> Wake;
 }
 
+/// After a report of a mode that repeats every interval (`states`, `conns`): true when another is
+/// due — waits for its slot — and false when the run is over: no interval (one report), `count`
+/// reports made, a stop asked for, or the reader gone.
+pub fn another_round(
+    ticker: Option<&mut Ticker>,
+    made: u64,
+    count: Option<u64>,
+    clock: &mut dyn Clock,
+) -> bool {
+    let Some(ticker) = ticker else {
+        return false;
+    };
+    if count.is_some_and(|c| made >= c) || clock.stop_requested() {
+        return false;
+    }
+    let (next, _) = ticker.next_after(clock.elapsed());
+    matches!(clock.wait_until(next), Wake::Due)
+}
+
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()

@@ -20,7 +20,7 @@ use crate::config::{Sources, Target};
 use crate::diag::Protocols;
 use crate::reporter::Reporter;
 use crate::run::{is_reader_gone, open_output};
-use crate::schedule::{Clock, SystemClock, Ticker, Wake};
+use crate::schedule::{Clock, SystemClock, Ticker, another_round};
 use crate::session::Session;
 use crate::top::procs::Owners;
 
@@ -118,16 +118,8 @@ pub fn run(config: &ConnsConfig) -> Result<()> {
             other => other?,
         }
         reports += 1;
-        let Some(ticker) = ticker.as_mut() else {
+        if !another_round(ticker.as_mut(), reports, config.count, &mut clock) {
             return Ok(());
-        };
-        if config.count.is_some_and(|c| reports >= c) || clock.stop_requested() {
-            return Ok(());
-        }
-        let (next, _) = ticker.next_after(clock.elapsed());
-        match clock.wait_until(next) {
-            Wake::Due => {}
-            Wake::Stop | Wake::ReaderGone => return Ok(()),
         }
     }
 }

@@ -162,4 +162,21 @@ pub mod tcp_state {
     pub const BOUND_INACTIVE: u8 = 13;
     /// One past the highest state number.
     pub const COUNT: usize = 14;
+
+    /// Lowercase labels for the TCP states, each with the state numbers it counts (request
+    /// sockets, NEW_SYN_RECV, count as syn_recv): `top`'s JSON keys and the metrics' `state`.
+    pub const LABELS: [(&str, &[u8]); 12] = [
+        ("established", &[ESTABLISHED]),
+        ("syn_sent", &[SYN_SENT]),
+        ("syn_recv", &[SYN_RECV, NEW_SYN_RECV]),
+        ("fin_wait1", &[FIN_WAIT1]),
+        ("fin_wait2", &[FIN_WAIT2]),
+        ("time_wait", &[TIME_WAIT]),
+        ("close", &[CLOSE]),
+        ("close_wait", &[CLOSE_WAIT]),
+        ("last_ack", &[LAST_ACK]),
+        ("listen", &[LISTEN]),
+        ("closing", &[CLOSING]),
+        ("bound_inactive", &[BOUND_INACTIVE]),
+    ];
 }

@@ -14,7 +14,7 @@ use crate::config::StatesConfig;
 use crate::diag::Protocols;
 use crate::reporter::Reporter;
 use crate::run::{is_reader_gone, open_output};
-use crate::schedule::{Clock, SystemClock, Ticker, Wake};
+use crate::schedule::{Clock, SystemClock, Ticker, another_round};
 use crate::session::Session;
 
 pub fn run(config: &StatesConfig) -> Result<()> {
@@ -61,16 +61,8 @@ pub fn run(config: &StatesConfig) -> Result<()> {
             other => other?,
         }
         written += 1;
-        let Some(ticker) = ticker.as_mut() else {
+        if !another_round(ticker.as_mut(), written, config.count, &mut clock) {
             return Ok(());
-        };
-        if config.count.is_some_and(|c| written >= c) || clock.stop_requested() {
-            return Ok(());
-        }
-        let (next, _) = ticker.next_after(clock.elapsed());
-        match clock.wait_until(next) {
-            Wake::Due => {}
-            Wake::Stop | Wake::ReaderGone => return Ok(()),
         }
     }
 }

@@ -154,7 +154,7 @@ mod tests {
             free: 512,
             tcp_used: 50_000,
             udp_used: 40_000,
-            states: States(super::super::report::STATE_NAMES.map(|(n, _)| (n, 99_999))),
+            states: States(crate::diag::tcp_state::LABELS.map(|(n, _)| (n, 99_999))),
             destinations: Vec::new(),
             processes: vec![ProcessUse {
                 pid: Some(4_194_304),

@@ -12,22 +12,6 @@ use crate::fold::Visit;
 use crate::pool::{Pool, PortSet};
 use crate::sampler::Sampler;
 
-/// Names of the TCP states, indexed by state number (NEW_SYN_RECV is folded into syn_recv).
-pub const STATE_NAMES: [(&str, &[u8]); 12] = [
-    ("established", &[tcp_state::ESTABLISHED]),
-    ("syn_sent", &[tcp_state::SYN_SENT]),
-    ("syn_recv", &[tcp_state::SYN_RECV, tcp_state::NEW_SYN_RECV]),
-    ("fin_wait1", &[tcp_state::FIN_WAIT1]),
-    ("fin_wait2", &[tcp_state::FIN_WAIT2]),
-    ("time_wait", &[tcp_state::TIME_WAIT]),
-    ("close", &[tcp_state::CLOSE]),
-    ("close_wait", &[tcp_state::CLOSE_WAIT]),
-    ("last_ack", &[tcp_state::LAST_ACK]),
-    ("listen", &[tcp_state::LISTEN]),
-    ("closing", &[tcp_state::CLOSING]),
-    ("bound_inactive", &[tcp_state::BOUND_INACTIVE]),
-];
-
 /// Every TCP state's count, in the kernel's order.
 #[derive(Debug)]
 pub struct States(pub [(&'static str, u32); 12]);
@@ -188,7 +172,7 @@ pub fn build<D: Dump>(
     let pool = sampler.pool();
     let total = pool.total();
     let tally = sampler.tally();
-    let states = States(STATE_NAMES.map(|(name, nums)| {
+    let states = States(tcp_state::LABELS.map(|(name, nums)| {
         (
             name,
             nums.iter().map(|&s| tally.tcp_states[usize::from(s)]).sum(),
