@@ -15,6 +15,26 @@ use crate::schema::{self, Group};
 pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
     let mut cmd = cli::command().disable_help_subcommand(true);
     cmd.build();
+    let mode = match kind {
+        GenerateArg::ManTop => Some(("top", cli::TOP_EXAMPLES, "EXAMPLES")),
+        GenerateArg::ManStates => Some(("states", cli::STATES_EXAMPLES, "EXAMPLES")),
+        GenerateArg::ManConns => Some(("conns", cli::CONNS_EXAMPLES, "FIELDS AND EXAMPLES")),
+        GenerateArg::ManConntrack => Some(("conntrack", cli::CONNTRACK_EXAMPLES, "EXAMPLES")),
+        GenerateArg::ManRtt => Some(("rtt", cli::RTT_EXAMPLES, "EXAMPLES")),
+        GenerateArg::ManServe => Some(("serve", cli::SERVE_EXAMPLES, "EXAMPLES")),
+        GenerateArg::ManPlot => Some(("plot", cli::PLOT_EXAMPLES, "EXAMPLES")),
+        _ => None,
+    };
+    if let Some((name, examples, title)) = mode {
+        let sub = cmd
+            .find_subcommand(name)
+            .unwrap_or_else(|| panic!("cli.rs defines `{name}`"));
+        return page(
+            sub,
+            out,
+            &[(title, verbatim(examples)), ("EXIT STATUS", exit_status())],
+        );
+    }
     let shell = match kind {
         GenerateArg::Man => {
             return page(
@@ -27,94 +47,10 @@ pub fn generate(kind: GenerateArg, out: &mut dyn Write) -> io::Result<()> {
                 ],
             );
         }
-        GenerateArg::ManTop => {
-            let top = cmd.find_subcommand("top").expect("cli.rs defines `top`");
-            return page(
-                top,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::TOP_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManStates => {
-            let states = cmd
-                .find_subcommand("states")
-                .expect("cli.rs defines `states`");
-            return page(
-                states,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::STATES_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManConns => {
-            let conns = cmd
-                .find_subcommand("conns")
-                .expect("cli.rs defines `conns`");
-            return page(
-                conns,
-                out,
-                &[
-                    ("FIELDS AND EXAMPLES", verbatim(cli::CONNS_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManConntrack => {
-            let ct = cmd
-                .find_subcommand("conntrack")
-                .expect("cli.rs defines `conntrack`");
-            return page(
-                ct,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::CONNTRACK_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManRtt => {
-            let rtt = cmd.find_subcommand("rtt").expect("cli.rs defines `rtt`");
-            return page(
-                rtt,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::RTT_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManServe => {
-            let serve = cmd
-                .find_subcommand("serve")
-                .expect("cli.rs defines `serve`");
-            return page(
-                serve,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::SERVE_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
-        GenerateArg::ManPlot => {
-            let plot = cmd.find_subcommand("plot").expect("cli.rs defines `plot`");
-            return page(
-                plot,
-                out,
-                &[
-                    ("EXAMPLES", verbatim(cli::PLOT_EXAMPLES)),
-                    ("EXIT STATUS", exit_status()),
-                ],
-            );
-        }
         GenerateArg::CompleteBash => Shell::Bash,
         GenerateArg::CompleteZsh => Shell::Zsh,
         GenerateArg::CompleteFish => Shell::Fish,
+        _ => unreachable!("every man page was written above"),
     };
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "conntrend", &mut buf);
