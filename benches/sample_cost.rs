@@ -13,14 +13,17 @@
 //! `top` and `top --json` are then measured alternately (`dst_top.rs`). Last come `--idle-runs`
 //! runs of `conntrend -i 1 -d N` on ~1k sockets and a check against the targets.
 //! Between the two, `conntrend conns` against `ss` at `--conns-estab` (100k) ESTABLISHED sockets
-//! and with a narrow filter at `--conns-million` (1M) sockets (`conns.rs`).
+//! and with a narrow filter at `--conns-million` (1M) sockets (`conns.rs`), then `conntrend serve`:
+//! one scrape against one plain sample at `--serve-load` (100k) sockets, and the exporter's RSS
+//! over `--serve-scrapes` (10,000) scrapes at `--serve-rss-load` (1k) sockets (`serve.rs`).
 //!
 //! Must run as root (it unshares a network namespace and writes that namespace's sysctls), or as
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
 //! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k|none] [--runs N] [--idle-secs N]
 //! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conns-estab LOAD] [--conns-million LOAD]
-//! [--conntrend PATH] [--network-connections PATH]` (a load of 0 skips its section; the last
+//! [--serve-load LOAD] [--serve-scrapes N] [--serve-rss-load LOAD] [--conntrend PATH]
+//! [--network-connections PATH]` (a load or scrape count of 0 skips its section; the last
 //! option for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
 //! binary first and appends `--bench`, without which the binary does nothing, so
 //! `cargo test --benches` stays quick).
@@ -51,6 +54,10 @@ mod options;
 mod probe;
 #[path = "sample_cost/report.rs"]
 mod report;
+#[path = "sample_cost/serve.rs"]
+mod serve;
+#[path = "sample_cost/serve_report.rs"]
+mod serve_report;
 #[path = "sample_cost/states.rs"]
 mod states;
 
@@ -182,6 +189,14 @@ fn bench(o: &Options) -> io::Result<()> {
     let ct_columns = (o.ct_load > 0)
         .then(|| conntrack::measure_columns(o, &me, threads, fds, quiet))
         .transpose()?;
+    let latency = match o.serve_load {
+        0 => None,
+        _ => Some(serve::latency(o, &me, (threads, fds), quiet)?),
+    };
+    let memory = match o.serve_scrapes {
+        0 => None,
+        _ => Some(serve::memory(o, &me, (threads, fds), quiet)?),
+    };
     let mut idles = Vec::new();
     if o.idle_secs > 0 && o.idle_runs > 0 {
         netns::enter_fresh()?;
@@ -219,6 +234,12 @@ fn bench(o: &Options) -> io::Result<()> {
             conntrack_report::report(ct_show.as_ref(), ct_columns.as_ref())
         );
     }
+    if let Some(l) = &latency {
+        println!("\n{}", l.table());
+    }
+    if let Some(m) = &memory {
+        println!("\n{}", m.table());
+    }
     for idle in &idles {
         println!("{}", idle.line());
     }
@@ -233,6 +254,15 @@ fn bench(o: &Options) -> io::Result<()> {
         "{}",
         conntrack_report::targets(ct_show.as_ref(), ct_columns.as_ref())
     );
+    if let Some(l) = &latency {
+        print!("{}", l.targets());
+    }
+    if let Some(m) = &memory {
+        print!(
+            "{}",
+            m.targets(latency.as_ref().map(|l| l.exporter_hwm_kib()))
+        );
+    }
     Ok(())
 }
 

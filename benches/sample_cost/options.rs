@@ -18,6 +18,11 @@ pub struct Options {
     /// UDP entries for the `conntrack show` rows, and the load for the `--conntrack` rows (0: none).
     pub ct_entries: usize,
     pub ct_load: usize,
+    /// The `serve` rows: the load of the scrape-latency rows (0: left out), and how many scrapes
+    /// at which load the exporter's memory is followed over (0 scrapes: left out).
+    pub serve_load: usize,
+    pub serve_scrapes: usize,
+    pub serve_rss_load: usize,
     pub conntrend: String,
     /// network_connections.py, for the `states` rows (none: left out).
     pub network_connections: Option<String>,
@@ -40,6 +45,9 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         conns_million: 1_000_000,
         ct_entries: 100_000,
         ct_load: 100_000,
+        serve_load: 100_000,
+        serve_scrapes: 10_000,
+        serve_rss_load: 1_000,
         conntrend: default_bin,
         network_connections: std::env::var("NETWORK_CONNECTIONS").ok(),
     };
@@ -83,6 +91,19 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
                 o.ct_load = count(value()?)
                     .ok_or_else(|| bad("--ct-load takes a load like 100k (0 skips)"))?
             }
+            "--serve-load" => {
+                o.serve_load = count(value()?)
+                    .ok_or_else(|| bad("--serve-load takes a load like 100k (0 skips)"))?
+            }
+            "--serve-scrapes" => {
+                o.serve_scrapes = count(value()?)
+                    .ok_or_else(|| bad("--serve-scrapes takes a count like 10k (0 skips)"))?
+            }
+            "--serve-rss-load" => {
+                o.serve_rss_load = count(value()?)
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("--serve-rss-load takes a load like 1k"))?
+            }
             "--procs" => o.procs = value()?.parse().map_err(|_| bad("--procs takes a count"))?,
             "--idle-runs" => {
                 o.idle_runs = value()?
@@ -100,8 +121,16 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
             other => return Err(bad(&format!("unknown argument {other:?}"))),
         }
     }
-    let sections = [o.conns_estab, o.conns_million, o.ct_entries, o.ct_load];
-    if o.runs == 0 || (o.loads.is_empty() && sections.iter().all(|&n| n == 0)) {
+    let sections = [
+        o.loads.len(),
+        o.conns_estab,
+        o.conns_million,
+        o.ct_entries,
+        o.ct_load,
+        o.serve_load,
+        o.serve_scrapes,
+    ];
+    if o.runs == 0 || sections.iter().all(|&n| n == 0) {
         return Err(bad("need one run and something to measure"));
     }
     Ok(o)
