@@ -11,10 +11,13 @@
 //! CPU time is the exporter's utime + stime (/proc/PID/stat) across it, its peak RSS the
 //! exporter's VmHWM.
 //!
-//! (b) Memory, at `--serve-rss-load` (1k) sockets in another fresh namespace (a small load keeps
-//! 10,000 fresh samples to about half a minute): `--serve-scrapes` (10,000) scrapes one after
-//! another, the exporter's VmRSS read from /proc/PID/status after the first and after every
-//! [`RSS_EVERY`]-th; TIME_WAIT is topped up every 30 s, so the load stays between ~1k and ~2k.
+//! (b) Memory, at `--serve-rss-load` (1k) ESTABLISHED sockets in another fresh namespace (both
+//! ends of 500 loopback connections, held by a holder and a server process: a load that stays the
+//! same however long the run takes, where TIME_WAIT would expire after 60 s or, topped up, grow
+//! the sample's buffers midway; a small load keeps 10,000 fresh samples to well under a minute):
+//! `--serve-scrapes` (10,000) scrapes one after another, the exporter's VmRSS read from
+//! /proc/PID/status, and its count of memory mappings from /proc/PID/maps (a new malloc arena or
+//! thread stack shows there), after the first scrape and after every [`RSS_EVERY`]-th.
 //!
 //! The client closes each connection with a reset once the answer has ended (SO_LINGER 0), so
 //! scrapes leave no TIME_WAIT socket behind: otherwise each would add one socket (and one
@@ -26,7 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::load::Load;
+use crate::load::{Load, Plan};
 use crate::measure::{Launcher, Usage};
 use crate::report::label;
 use crate::{netns, probe};
@@ -104,6 +107,12 @@ impl Exporter {
                     .ok()
             })
             .ok_or_else(|| io::Error::other(format!("no {field} in /proc/PID/status")))
+    }
+
+    /// How many memory mappings the exporter has (lines of /proc/PID/maps).
+    pub fn mappings(&self) -> io::Result<usize> {
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", self.child.id()))?;
+        Ok(maps.lines().count())
     }
 
     /// The exporter's CPU time so far, all threads (utime + stime of /proc/PID/stat).
@@ -211,9 +220,11 @@ pub struct Latency {
 /// Part (b), measured.
 pub struct Memory {
     pub total: usize,
+    /// What the floor counted right after the build.
+    pub sockets: u64,
     pub scrapes: usize,
-    /// (scrapes so far, VmRSS KiB), from right after the first scrape.
-    pub rss: Vec<(usize, u64)>,
+    /// (scrapes so far, VmRSS KiB, memory mappings), from right after the first scrape.
+    pub rss: Vec<(usize, u64, usize)>,
     /// VmHWM after the last scrape.
     pub hwm_kib: u64,
     pub wall: Duration,
@@ -293,8 +304,8 @@ pub fn latency(
     })
 }
 
-/// Part (b): `--serve-scrapes` scrapes of one exporter at `--serve-rss-load` sockets, VmRSS
-/// every [`RSS_EVERY`].
+/// Part (b): `--serve-scrapes` scrapes of one exporter at `--serve-rss-load` ESTABLISHED
+/// sockets, VmRSS and mappings every [`RSS_EVERY`].
 pub fn memory(
     o: &crate::options::Options,
     me: &str,
@@ -304,11 +315,11 @@ pub fn memory(
     let total = o.serve_rss_load;
     netns::enter_fresh()?;
     crate::settle(quiet)?;
-    let mut load = Load::build(total, 1, threads, me, fds)?;
-    let mut next_top_up = Instant::now() + Duration::from_secs(30);
+    let load = Load::with_plan(Plan::established(total, fds), threads, me)?;
+    let sockets = probe::floor()?.sockets;
     // The scrape that shows it is up is the first of the run.
     let (ex, mut last) = Exporter::start(&o.conntrend, PORTS[0], &[])?;
-    let mut rss = vec![(1, ex.status_kib("VmRSS")?)];
+    let mut rss = vec![(1, ex.status_kib("VmRSS")?, ex.mappings()?)];
     let mut walls = Vec::with_capacity(o.serve_scrapes);
     eprintln!(
         "serve: {} scrapes at {} sockets, VmRSS every {RSS_EVERY}…",
@@ -320,12 +331,9 @@ pub fn memory(
         let (wall, body) = scrape(PORTS[0])?;
         walls.push(wall);
         if n % RSS_EVERY == 0 || n == o.serve_scrapes {
-            rss.push((n, ex.status_kib("VmRSS")?));
-            eprintln!("  {n} scrapes: VmRSS {} kB", rss.last().map_or(0, |r| r.1));
-        }
-        if Instant::now() >= next_top_up {
-            load.add_time_wait(load.plan.time_wait)?;
-            next_top_up += Duration::from_secs(30);
+            let (kib, maps) = (ex.status_kib("VmRSS")?, ex.mappings()?);
+            rss.push((n, kib, maps));
+            eprintln!("  {n} scrapes: VmRSS {kib} kB, {maps} mappings");
         }
         last = body;
     }
@@ -334,6 +342,7 @@ pub fn memory(
     drop((ex, load));
     Ok(Memory {
         total,
+        sockets,
         scrapes: o.serve_scrapes,
         rss,
         hwm_kib,

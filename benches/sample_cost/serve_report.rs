@@ -119,11 +119,13 @@ impl Memory {
 
     pub fn table(&self) -> String {
         let mut t = format!(
-            "`conntrend serve --min-interval 0` (--dst-top 5) over {} scrapes at {} sockets (each \
-             a fresh sample: {} samples taken), one after another: {:.1} s, median scrape \
-             {:.2} ms. VmRSS after that many scrapes:\n\n",
+            "`conntrend serve --min-interval 0` (--dst-top 5) over {} scrapes at {} ESTABLISHED \
+             sockets ({} seen; each scrape a fresh sample: {} samples taken), one after another: \
+             {:.1} s, median scrape {:.2} ms. VmRSS and memory mappings after that many \
+             scrapes:\n\n",
             self.scrapes,
             label(self.total),
+            self.sockets,
             self.samples,
             self.wall.as_secs_f64(),
             ms(self.median_scrape)
@@ -132,7 +134,9 @@ impl Memory {
         let vals: Vec<String> = self.rss.iter().map(|r| format!("{:.2}", mb(r.1))).collect();
         let _ = writeln!(t, "| scrapes | {} |", head.join(" | "));
         let _ = writeln!(t, "|---|{}", "---:|".repeat(head.len()));
+        let maps: Vec<String> = self.rss.iter().map(|r| r.2.to_string()).collect();
         let _ = writeln!(t, "| VmRSS MB | {} |", vals.join(" | "));
+        let _ = writeln!(t, "| mappings | {} |", maps.join(" | "));
         let _ = writeln!(
             t,
             "\nVmHWM after the last scrape: {:.2} MB",
@@ -149,8 +153,8 @@ impl Memory {
             .unwrap_or_default();
         let highest = peak.max(latency_hwm_kib.map_or(0.0, mb));
         let mut t = format!(
-            "- exporter peak RSS ≤ {RSS_TARGET_MB} MB: {peak:.2} MB over {} scrapes at {}{at_load}: \
-             {}\n",
+            "- exporter peak RSS ≤ {RSS_TARGET_MB} MB: {peak:.2} MB over {} scrapes at {} \
+             ESTABLISHED{at_load}: {}\n",
             self.scrapes,
             label(self.total),
             verdict(highest <= RSS_TARGET_MB)
