@@ -254,6 +254,9 @@ fn bench(o: &Options) -> io::Result<()> {
         "{}",
         conntrack_report::targets(ct_show.as_ref(), ct_columns.as_ref())
     );
+    if latency.is_some() || memory.is_some() {
+        println!("\nTargets (conntrend serve):");
+    }
     if let Some(l) = &latency {
         print!("{}", l.targets());
     }

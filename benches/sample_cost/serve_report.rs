@@ -87,7 +87,7 @@ impl Latency {
     pub fn targets(&self) -> String {
         let r = self.ratio(2, 0);
         format!(
-            "- scrape ≤ {LATENCY_TARGET}x one plain sample at {}: {r:.2}x ({:.1} vs {:.1} ms): {} \
+            "- scrape ≤ {LATENCY_TARGET}x one plain sample at {}: {r:.3}x ({:.1} vs {:.1} ms): {} \
              (--dst-top 0: {:.2}x; against `-c 1 --dst`: {:.2}x)\n",
             label(self.total),
             ms(self.wall(2)),
