@@ -79,6 +79,14 @@ type Reply = Result<Arc<Rendered>, String>;
 
 pub fn run(config: &ServeConfig) -> Result<()> {
     signal::install()?;
+    // One malloc arena: glibc gives each thread that allocates concurrently an arena of its own,
+    // and the short-lived connection threads would make the exporter's memory climb in steps, an
+    // arena at a time, over its life. A handful of threads share one at no measurable cost.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let listener = TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
