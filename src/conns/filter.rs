@@ -269,11 +269,13 @@ pub fn state_bits(name: &str) -> Result<u32, String> {
         "CLOSING" => bit(CLOSING),
         // A bound-only socket: asked for as BOUND_INACTIVE, reported in state CLOSE.
         "BOUND" | "BOUND_INACTIVE" | "CLOSED" | "CLOSE" => bit(CLOSE) | bit(BOUND_INACTIVE),
+        // connstat's IDLE (opened, not bound): Linux lists no such socket, so nothing matches.
+        "IDLE" => 0,
         _ => {
             return Err(format!(
                 "unknown state '{name}' (states: ESTABLISHED, SYN_SENT, SYN_RECEIVED, \
                  FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT, CLOSED, CLOSE_WAIT, LAST_ACK, LISTEN, \
-                 CLOSING, BOUND; Linux's names such as SYN_RECV and FIN_WAIT1 too)"
+                 CLOSING, BOUND, IDLE; Linux's names such as SYN_RECV and FIN_WAIT1 too)"
             ));
         }
     })
@@ -333,6 +335,11 @@ mod tests {
         assert_eq!(state_bits("Closed").unwrap(), (1 << 7) | (1 << 13));
         assert_eq!(state_bits("bound").unwrap(), (1 << 7) | (1 << 13));
         assert!(state_bits("open").unwrap_err().contains("ESTABLISHED"));
+        assert_eq!(
+            state_bits("idle").unwrap(),
+            0,
+            "accepted, matches nothing on Linux"
+        );
     }
 
     #[test]
