@@ -102,8 +102,9 @@ fn write(out: &mut impl std::io::Write, text: &mut Vec<u8>) -> Result<()> {
 /// A ctnetlink refusal, explained.
 fn ctnetlink(what: &str, e: DiagError) -> anyhow::Error {
     match e {
-        DiagError::Kernel(libc::EPERM) | DiagError::Kernel(libc::EACCES) => anyhow::anyhow!(
-            "cannot {what}: ctnetlink refused ({e}); it answers only root (CAP_NET_ADMIN in the namespace)"
+        DiagError::Kernel(errno @ (libc::EPERM | libc::EACCES)) => anyhow::anyhow!(
+            "cannot {what}: ctnetlink refused it ({}); it answers only root (CAP_NET_ADMIN in the namespace)",
+            std::io::Error::from_raw_os_error(errno)
         ),
         e => anyhow::Error::new(e).context(format!("cannot {what}")),
     }
@@ -202,7 +203,12 @@ fn stats(json: bool, text: &mut Vec<u8>) -> Result<()> {
                     format!("cannot read conntrack statistics through ctnetlink ({e})")
                 })?;
             say(&format!(
-                "ctnetlink refused the statistics ({e}); read from /proc/net/stat/nf_conntrack"
+                "ctnetlink refused the statistics ({}); read from /proc/net/stat/nf_conntrack",
+                match e {
+                    DiagError::Kernel(errno) =>
+                        std::io::Error::from_raw_os_error(errno).to_string(),
+                    e => e.to_string(),
+                }
             ));
             s
         }
