@@ -609,3 +609,63 @@ fn without_libpcap_rtt_names_the_package() {
         r.describe()
     );
 }
+
+/// SIGINT and SIGTERM end a live capture with the summary (exit 0); `-e` replays a file at its
+/// recorded pace (a capture spanning 1.5 s takes at least that long, and without `-e` it does not
+/// wait).
+#[test]
+fn signals_end_with_the_summary_and_emulation_keeps_the_pace() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let out = with_netns(move |_ns| {
+            let mut cmd = conntrend();
+            cmd.args(["rtt", "--json", "-i", "lo"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let child = cmd.spawn().unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            // SAFETY: kill(2) on our own child's pid.
+            assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+            child.wait_with_output().unwrap()
+        });
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let last: Value = serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap();
+        assert!(
+            last["flows"].is_array(),
+            "the summary after signal {sig}: {text}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (("10.0.0.1", 40000), ("10.0.0.2", 80));
+    let pkts: Vec<Pkt> = (0..4)
+        .map(|k| Pkt {
+            at_ns: k * 500 * MS,
+            seg: seg(a, b, true, 1 + k as u32 * 10, 1, ACK, 10, None),
+        })
+        .collect();
+    let file = dir.path().join("paced.pcap");
+    std::fs::write(&file, pcap(&pkts, false)).unwrap();
+    let timed = |emulate: bool| {
+        let mut cmd = conntrend();
+        cmd.args(["rtt", "-m", "-r"]).arg(&file);
+        if emulate {
+            cmd.arg("-e");
+        }
+        let start = std::time::Instant::now();
+        run(cmd).expect_code(0);
+        start.elapsed()
+    };
+    assert!(
+        timed(true) >= Duration::from_millis(1400),
+        "-e keeps the recorded 1.5 s"
+    );
+    assert!(
+        timed(false) < Duration::from_millis(1400),
+        "without -e a file is read at once"
+    );
+}
