@@ -573,7 +573,11 @@ fn a_live_capture_on_loopback_agrees_with_conns() {
 /// install and exits 1; the other modes do not need it at all.
 #[test]
 fn without_libpcap_rtt_names_the_package() {
-    let mut ldconfig = std::process::Command::new("ldconfig");
+    let ldconfig = ["/usr/sbin/ldconfig", "/sbin/ldconfig"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("ldconfig");
+    let mut ldconfig = std::process::Command::new(ldconfig);
     ldconfig.arg("-p");
     let listed = run(ldconfig).stdout();
     let libs: Vec<&str> = listed
