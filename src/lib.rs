@@ -30,4 +30,5 @@ pub mod signal;
 pub mod sink;
 pub mod states;
 pub mod summary;
+pub mod text;
 pub mod top;

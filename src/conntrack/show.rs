@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use super::entry::{Entry, Tuple, proto_name, tcp_state_name};
 use crate::conns::filter::Prefix;
+use crate::text;
 
 /// What `show` lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub fn text_row(e: &Entry, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
         out.resize(out.len() + w.saturating_sub(scratch.len()) + 1, b' ');
     }
     // The default zone (0) is not sent by the kernel.
-    decimal(e.zone.unwrap_or(0).into(), out);
+    text::uint(out, u64::from(e.zone.unwrap_or(0)), 1);
     out.push(b'\n');
 }
 
@@ -105,10 +106,10 @@ pub fn json_row(e: &Entry, out: &mut Vec<u8>) {
     out.push(b'"');
     for (dir, t) in [(&b"orig"[..], &e.orig), (b"reply", &e.reply)] {
         key(dir, b"_src\":\"", out);
-        address(t.src, out);
+        text::ip(out, t.src);
         out.push(b'"');
         key(dir, b"_dst\":\"", out);
-        address(t.dst, out);
+        text::ip(out, t.dst);
         out.push(b'"');
         key(dir, b"_sport\":", out);
         json_opt(t.sport.map(u32::from), out);
@@ -120,7 +121,7 @@ pub fn json_row(e: &Entry, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"mark\":");
     json_opt(e.mark, out);
     out.extend_from_slice(b",\"zone\":");
-    decimal(e.zone.unwrap_or(0).into(), out);
+    text::uint(out, u64::from(e.zone.unwrap_or(0)), 1);
     out.extend_from_slice(if e.assured() {
         b",\"assured\":true}\n"
     } else {
@@ -131,7 +132,7 @@ pub fn json_row(e: &Entry, out: &mut Vec<u8>) {
 fn proto(p: u8, out: &mut Vec<u8>) {
     match proto_name(p) {
         Some(name) => out.extend_from_slice(name.as_bytes()),
-        None => decimal(p.into(), out),
+        None => text::uint(out, u64::from(p), 1),
     }
 }
 
@@ -144,46 +145,14 @@ fn key(dir: &[u8], rest: &[u8], out: &mut Vec<u8>) {
 
 fn opt(v: Option<u32>, out: &mut Vec<u8>) {
     if let Some(v) = v {
-        decimal(v, out);
+        text::uint(out, u64::from(v), 1);
     }
 }
 
 fn json_opt(v: Option<u32>, out: &mut Vec<u8>) {
     match v {
-        Some(v) => decimal(v, out),
+        Some(v) => text::uint(out, u64::from(v), 1),
         None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// `n` in decimal.
-fn decimal(mut n: u32, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// An address as `Display` writes it; IPv4 without `core::fmt`.
-fn address(addr: IpAddr, out: &mut Vec<u8>) {
-    match addr {
-        IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                decimal(octet.into(), out);
-            }
-        }
-        IpAddr::V6(a) => {
-            let _ = write!(out, "{a}");
-        }
     }
 }
 
@@ -199,13 +168,13 @@ fn endpoint(addr: IpAddr, port: Option<u16>, out: &mut Vec<u8>) {
     if v6 {
         out.push(b'[');
     }
-    address(addr, out);
+    text::ip(out, addr);
     if v6 {
         out.push(b']');
     }
     if let Some(p) = port {
         out.push(b':');
-        decimal(p.into(), out);
+        text::uint(out, u64::from(p), 1);
     }
 }
 
@@ -246,12 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_addresses_read_as_display_writes_them() {
-        for n in [0, 7, 10, 99, 255, 65535, 1_000_000, u32::MAX] {
-            let mut out = Vec::new();
-            decimal(n, &mut out);
-            assert_eq!(out, n.to_string().as_bytes());
-        }
+    fn endpoints_read_as_display_writes_them() {
         for (addr, port, want) in [
             ("0.0.0.0", Some(0), "0.0.0.0:0"),
             ("255.255.255.255", Some(65535), "255.255.255.255:65535"),

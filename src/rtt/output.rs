@@ -6,33 +6,13 @@
 use std::io::Write as _;
 
 use super::engine::{FlowSummary, Line, secs};
+use crate::text::{int, uint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Human,
     Machine,
     Json,
-}
-
-/// Appends `n` in decimal, at least `width` digits (zero-padded).
-fn uint(out: &mut Vec<u8>, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    while n > 0 || digits.len() - at < width.max(1) {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-fn int(out: &mut Vec<u8>, n: i64, plus: bool) {
-    if n < 0 {
-        out.push(b'-');
-    } else if plus {
-        out.push(b'+');
-    }
-    uint(out, n.unsigned_abs(), 1);
 }
 
 /// Nanoseconds as `S.ffffff` (microseconds, rounded; negative values do not occur).
@@ -52,11 +32,6 @@ fn millis(out: &mut Vec<u8>, ns: i64) {
     out.extend_from_slice(b"ms");
 }
 
-/// Capture time: seconds since the epoch with microseconds.
-fn time(out: &mut Vec<u8>, ns: i64) {
-    seconds(out, ns);
-}
-
 /// The header of the human format.
 pub fn header(format: Format, out: &mut Vec<u8>) {
     if format == Format::Human {
@@ -70,7 +45,7 @@ pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
     match format {
         Format::Human => {
             let start = out.len();
-            time(out, l.time_ns);
+            seconds(out, l.time_ns);
             pad(out, start, 18);
             for v in [l.ts_rtt, l.seq_rtt] {
                 let at = out.len();
@@ -104,7 +79,7 @@ pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(l.flow.as_bytes());
         }
         Format::Machine => {
-            time(out, l.time_ns);
+            seconds(out, l.time_ns);
             for v in [l.ts_rtt, l.seq_rtt] {
                 out.push(b',');
                 if let Some(ns) = v {
@@ -128,7 +103,7 @@ pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
         }
         Format::Json => {
             out.extend_from_slice(b"{\"time\":");
-            time(out, l.time_ns);
+            seconds(out, l.time_ns);
             for (name, v) in [("ts_rtt", l.ts_rtt), ("seq_rtt", l.seq_rtt)] {
                 let _ = write!(out, ",\"{name}\":");
                 json_f64(out, v.map(secs));
@@ -299,15 +274,11 @@ mod tests {
     }
 
     #[test]
-    fn integers_and_fixed_point() {
+    fn fixed_point_times() {
         let mut o = Vec::new();
-        uint(&mut o, 0, 1);
-        o.push(b' ');
-        uint(&mut o, 42, 6);
-        o.push(b' ');
-        int(&mut o, 7, true);
-        o.push(b' ');
         millis(&mut o, 1_234_567);
-        assert_eq!(o, b"0 000042 +7 1.235ms");
+        o.push(b' ');
+        seconds(&mut o, 1_500_000_000_499);
+        assert_eq!(o, b"1.235ms 1500.000000");
     }
 }
