@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom};
 
 use super::netlink::Stats;
 use super::sysctl::DIR;
@@ -49,23 +49,13 @@ impl UsageReader {
     }
 }
 
-/// The whole file, from offset 0, into `buf`.
-fn read_all<'b>(file: &File, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
+/// The whole file, read again from its start, into `buf` (a /proc file is made anew on each
+/// read from offset 0).
+fn read_all<'b>(mut file: &File, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
     buf.clear();
-    let mut at = 0;
-    loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
-        }
-        let len = buf.len();
-        buf.resize(buf.capacity(), 0);
-        let n = file.read_at(&mut buf[len..], at)?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return Ok(buf);
-        }
-        at += n as u64;
-    }
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(buf)?;
+    Ok(buf)
 }
 
 fn number(text: &[u8]) -> io::Result<u64> {
@@ -78,10 +68,8 @@ fn number(text: &[u8]) -> io::Result<u64> {
 /// The per-CPU counters of /proc/net/stat/nf_conntrack (hex columns under a header), summed
 /// into `conntrack -S`'s names.
 pub fn proc_stats(text: &[u8]) -> io::Result<Stats> {
-    fn words(l: &[u8]) -> Vec<&[u8]> {
-        l.split(u8::is_ascii_whitespace)
-            .filter(|f| !f.is_empty())
-            .collect()
+    fn words(l: &[u8]) -> impl Iterator<Item = &[u8]> {
+        l.split(u8::is_ascii_whitespace).filter(|f| !f.is_empty())
     }
     let bad = || {
         io::Error::new(
@@ -91,21 +79,21 @@ pub fn proc_stats(text: &[u8]) -> io::Result<Stats> {
     };
     let mut lines = text.split(|&b| b == b'\n');
     let header = lines.next().ok_or_else(bad)?;
-    let names = words(header);
-    if !names.contains(&&b"drop"[..]) {
+    if !words(header).any(|w| w == b"drop") {
         return Err(bad());
     }
     let mut stats = Stats::default();
     for line in lines {
-        let cells = words(line);
-        if cells.is_empty() {
-            continue;
-        }
-        if cells.len() != names.len() {
-            return Err(bad());
-        }
-        for (name, cell) in names.iter().zip(cells) {
-            let slot = match *name {
+        let (mut names, mut cells) = (words(header), words(line));
+        loop {
+            let (name, cell) = match (names.next(), cells.next()) {
+                (Some(n), Some(c)) => (n, c),
+                (None, None) => break,
+                // A blank line has no cells at all; otherwise the counts must agree.
+                (Some(_), None) if line.iter().all(u8::is_ascii_whitespace) => break,
+                _ => return Err(bad()),
+            };
+            let slot = match name {
                 b"found" => &mut stats.found,
                 b"invalid" => &mut stats.invalid,
                 b"insert" => &mut stats.insert,
