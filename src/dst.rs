@@ -110,6 +110,8 @@ pub struct DstTally {
     index: HashMap<Dst, u32, FxBuild>,
     /// `destination index << 16 | local port`.
     pairs: Vec<u64>,
+    /// The pairs are sorted (a summary and a ranking of one sample sort them once).
+    sorted: bool,
     bound: PortSet,
 }
 
@@ -118,6 +120,7 @@ impl Visit for DstTally {
         self.dsts.clear();
         self.index.clear();
         self.pairs.clear();
+        self.sorted = true;
         self.bound.clear();
     }
 
@@ -151,6 +154,7 @@ impl DstTally {
                     self.dsts.push(dst);
                 }
                 self.pairs.push(u64::from(i) << 16 | u64::from(port));
+                self.sorted = false;
             }
         }
     }
@@ -205,7 +209,10 @@ impl DstTally {
 
     /// Sorts the pairs and reports each destination's use once.
     fn each(&mut self, total: u32, pool: &PortSet, mut report: impl FnMut(DstUse)) {
-        self.pairs.sort_unstable();
+        if !self.sorted {
+            self.pairs.sort_unstable();
+            self.sorted = true;
+        }
         let bound = pool.count_and(&self.bound);
         let mut i = 0;
         while i < self.pairs.len() {

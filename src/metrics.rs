@@ -26,9 +26,9 @@ pub struct Extra<'a> {
     pub ct_drops_total: Option<u64>,
     /// How long the sample took.
     pub sample_seconds: Option<f64>,
-    /// Scrapes that failed, and kernel dumps made, over the exporter's life.
+    /// Scrapes that failed, and samples taken, over the exporter's life.
     pub scrape_errors: Option<u64>,
-    pub dumps: Option<u64>,
+    pub samples: Option<u64>,
     pub alerts: &'a [Alert],
 }
 
@@ -201,7 +201,7 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
         &mut reg,
         "samples",
         "samples taken: one pass over the kernel's socket tables each",
-        extra.dumps,
+        extra.samples,
     );
     family(
         &mut reg,
@@ -267,7 +267,7 @@ mod tests {
         let text = render(
             &s,
             &Extra {
-                dumps: Some(3),
+                samples: Some(3),
                 alerts: &alerts,
                 ..Extra::default()
             },

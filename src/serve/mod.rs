@@ -336,7 +336,7 @@ fn sampler_thread(
                 ct_drops_total: sample.ct.map(|_| ct_drops.unwrap_or(0)),
                 sample_seconds: Some(started.elapsed().as_secs_f64()),
                 scrape_errors: Some(errors),
-                dumps: Some(samples),
+                samples: Some(samples),
                 alerts: &alerts.list,
             },
         );
