@@ -11,9 +11,7 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
+    measure::flag(args, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
@@ -58,11 +56,9 @@ fn main() -> ExitCode {
     }
     let samples = arg(&args, "--samples", 1_209_600);
     let runs = arg(&args, "--runs", 5).max(1);
-    let bin = args
-        .iter()
-        .position(|a| a == "--conntrend")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_conntrend").to_string());
+    let bin = measure::flag(&args, "--conntrend")
+        .unwrap_or(env!("CARGO_BIN_EXE_conntrend"))
+        .to_string();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (log, svg) = (dir.path().join("log.csv"), dir.path().join("out.svg"));
     if let Err(e) = generate(&log, samples) {
@@ -74,17 +70,13 @@ fn main() -> ExitCode {
         svg.to_string_lossy().into_owned(),
     );
     let argv = [bin.as_str(), "plot", log_s.as_str(), "-o", svg_s.as_str()];
-    let mut results = Vec::new();
-    for i in 0..=runs {
-        match measure::run(&argv, false) {
-            Ok((u, _)) if i > 0 => results.push(u),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+    let results = match measure::repeat(&argv, runs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     let wall = measure::median(
         &results
             .iter()

@@ -22,9 +22,7 @@ use std::time::Instant;
 use conntrend::rtt::packet::{ACK, Segment, frame};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
+    measure::flag(args, name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
@@ -90,17 +88,11 @@ fn main() -> ExitCode {
     let packets = arg(&args, "--packets", 10_000_000);
     let flows = arg(&args, "--flows", 10_000);
     let runs = arg(&args, "--runs", 3).max(1);
-    let bin = args
-        .iter()
-        .position(|a| a == "--conntrend")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_conntrend").to_string());
+    let bin = measure::flag(&args, "--conntrend")
+        .unwrap_or(env!("CARGO_BIN_EXE_conntrend"))
+        .to_string();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let kept = args
-        .iter()
-        .position(|a| a == "--capture")
-        .and_then(|i| args.get(i + 1))
-        .map(std::path::PathBuf::from);
+    let kept = measure::flag(&args, "--capture").map(std::path::PathBuf::from);
     let file = kept
         .clone()
         .unwrap_or_else(|| dir.path().join("bench.pcap"));
@@ -122,18 +114,13 @@ fn main() -> ExitCode {
     );
     let path = file.to_string_lossy().into_owned();
     let argv = [bin.as_str(), "rtt", "-Q", "-r", path.as_str()];
-    // One warm-up (the file into the page cache), then the measured runs.
-    let mut results = Vec::new();
-    for i in 0..=runs {
-        match measure::run(&argv, false) {
-            Ok((u, _)) if i > 0 => results.push(u),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+    let results = match measure::repeat(&argv, runs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
     let walls: Vec<u128> = results.iter().map(|u| u.wall.as_micros()).collect();
     let wall = measure::median(&walls) as f64 / 1e6;
     let cpu = measure::median(

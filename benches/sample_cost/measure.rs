@@ -94,6 +94,25 @@ pub fn run(argv: &[&str], capture: bool) -> io::Result<(Usage, String)> {
     Ok((usage, out))
 }
 
+/// The value after `--name` among `args` (the bench's own command line), if any. (For the
+/// single-tool benches, rtt_cost and plot_cost; sample_cost parses its options in options.rs.)
+#[allow(dead_code)]
+pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+/// `argv` run once to warm up (files into the page cache), then `runs` times: their usages.
+#[allow(dead_code)]
+pub fn repeat(argv: &[&str], runs: u64) -> io::Result<Vec<Usage>> {
+    run(argv, false)?;
+    (0..runs)
+        .map(|_| run(argv, false).map(|(u, _)| u))
+        .collect()
+}
+
 /// The median of `values` (the lower middle one for an even count).
 pub fn median<T: Copy + Ord>(values: &[T]) -> T {
     let mut v = values.to_vec();
