@@ -140,9 +140,14 @@ pub struct Conn<'r, 'a> {
 
 impl<'r, 'a> Conn<'r, 'a> {
     pub fn new(record: &'r Record<'a>, owner: Option<&'r Process>) -> Self {
+        // A listener's tcp_info is zeros (no peer, no RTT, no window) with its unacked/sacked
+        // reused for the accept backlog: nothing in it was measured for a connection.
+        let info = (record.state() != tcp_state::LISTEN)
+            .then(|| record.attr(attr::INFO).map(TcpInfo::new))
+            .flatten();
         Conn {
             record,
-            info: record.attr(attr::INFO).map(TcpInfo::new),
+            info,
             owner,
         }
     }
@@ -281,9 +286,8 @@ impl Field {
             }
             Retransbytes => num64(info.and_then(TcpInfo::bytes_retrans)),
             Retranssegs => from_info(TcpInfo::total_retrans),
-            // Written but unacknowledged, less what was never sent. A listener's send queue
-            // is its backlog: nothing is in flight.
-            Suna if r.state() == tcp_state::LISTEN => Value::Empty,
+            // Written but unacknowledged, less what was never sent (a listener has no tcp_info
+            // here: its send queue is its backlog).
             Suna => num(info
                 .and_then(TcpInfo::notsent_bytes)
                 .map(|unsent| r.wqueue().saturating_sub(unsent))),
