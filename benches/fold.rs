@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use conntrend::diag::{Protocol, Protocols, walk};
-use conntrend::pool::Pool;
-use conntrend::sample::{Sample, Tally};
+use conntrend::fold::sample::{Sample, Tally};
+use conntrend::probes::pool::Pool;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 struct Fixture {

@@ -1,13 +1,15 @@
-//! Thin entry point: parse, check, run, and map the outcome to the documented exit codes
-//! (0 normal end, 1 runtime failure, 2 bad input). A reader that leaves is a normal end.
+//! Thin entry point: parse, lower, run the mode, and exit with the status its outcome has
+//! (`app::exit` decides: 0 normal end, 1 runtime failure, 2 bad input, 3 alert).
 
 use std::process::ExitCode;
 
 use clap::{FromArgMatches, error::ErrorKind};
 
+use conntrend::app::exit::Exit;
+use conntrend::cli::lower::Action;
 use conntrend::cli::{self, Cli};
-use conntrend::config::Action;
-use conntrend::reporter;
+use conntrend::modes;
+use conntrend::report::reporter::say;
 
 /// Runs before Rust's runtime replaces a closed standard output with /dev/null, so that
 /// `conntrend >&-` is an error rather than a silent success.
@@ -15,7 +17,7 @@ use conntrend::reporter;
 #[unsafe(link_section = ".init_array")]
 static NOTE_CLOSED_STDOUT: extern "C" fn() = {
     extern "C" fn note() {
-        conntrend::sink::note_stdout_at_startup();
+        conntrend::app::sink::note_stdout_at_startup();
     }
     note
 };
@@ -26,9 +28,9 @@ fn main() -> ExitCode {
     let parsed = Cli::from_arg_matches(&matches).map_err(|e| e.exit());
     let Ok(cli) = parsed;
     if let Some(kind) = cli.generate {
-        return match conntrend::generate::generate(kind, &mut std::io::stdout().lock()) {
+        return match cli::generate::generate(kind, &mut std::io::stdout().lock()) {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                reporter::say(&format!("cannot write to standard output: {e}"));
+                say(&format!("cannot write to standard output: {e}"));
                 ExitCode::from(1)
             }
             _ => ExitCode::SUCCESS,
@@ -39,30 +41,20 @@ fn main() -> ExitCode {
         Err(msg) => cli::command().error(ErrorKind::ValueValidation, msg).exit(),
     };
     let outcome = match &action {
-        Action::Sample(config) => conntrend::run::run(config),
-        Action::Top(config) => conntrend::top::run(config),
-        Action::States(config) => conntrend::states::run(config),
-        Action::Conns(config) => conntrend::conns::run(config),
-        Action::Conntrack(config) => conntrend::conntrack::run(config),
-        Action::Rtt(config) => conntrend::rtt::run(config),
-        Action::Serve(config) => conntrend::serve::run(config),
-        Action::Plot(config) => conntrend::plot::run(config),
+        Action::Sample(config) => modes::timeline::run(config),
+        Action::Top(config) => modes::top::run(config),
+        Action::States(config) => modes::states::run(config),
+        Action::Conns(config) => modes::conns::run(config),
+        Action::Conntrack(config) => modes::conntrack::run(config),
+        Action::Rtt(config) => modes::rtt::run(config),
+        Action::Serve(config) => modes::serve::run(config),
+        Action::Plot(config) => modes::plot::run(config),
     };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if conntrend::run::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        // --exit-on-alert: the alert was told on stderr and the summary written.
-        Err(e) if e.downcast_ref::<conntrend::alert::AlertExit>().is_some() => {
-            ExitCode::from(conntrend::alert::EXIT_STATUS)
-        }
-        // A mode this build lacks is a usage error.
-        Err(e) if e.downcast_ref::<conntrend::rtt::Unsupported>().is_some() => {
-            reporter::say(&format!("{e:#}"));
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            reporter::say(&format!("{e:#}"));
-            ExitCode::from(1)
-        }
+    let exit = Exit::of(&outcome);
+    if let Err(e) = outcome
+        && exit.tells()
+    {
+        say(&format!("{e:#}"));
     }
+    ExitCode::from(exit.code())
 }

@@ -5,9 +5,9 @@
 
 use conntrend::diag::replay::Answer;
 use conntrend::diag::{Family, Protocol, Protocols, Replay};
-use conntrend::dst::DstTally;
-use conntrend::pool::PoolReader;
-use conntrend::sampler::Sampler;
+use conntrend::fold::dst::DstTally;
+use conntrend::probes::pool::PoolReader;
+use conntrend::engine::sampler::Sampler;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,7 @@
 
 pub mod attrs;
 pub mod bytecode;
+pub mod ctnetlink;
 mod error;
 pub mod procnet;
 mod record;

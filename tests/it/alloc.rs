@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 
 use conntrend::diag::Protocols;
-use conntrend::sampler::Sampler;
+use conntrend::engine::sampler::Sampler;
 
 use crate::netns::with_netns;
 

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use conntrend::diag::{Protocols, Replay, walk};
-use conntrend::pool::PoolReader;
-use conntrend::sample::Sample;
-use conntrend::sampler::Sampler;
+use conntrend::engine::sampler::Sampler;
+use conntrend::fold::sample::Sample;
+use conntrend::probes::pool::PoolReader;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,127 @@
+//! What a row may carry beyond the base columns: the destination fold (`--dst`), the conntrack
+//! probe (`--conntrack`, a few reads of /proc per sample, so it lives here and not in the pure
+//! fold) and the forecast over the rows so far (`--forecast`).
+
+use crate::diag::{Protocol, Record};
+use crate::fold::Visit;
+use crate::fold::dst::DstTally;
+use crate::fold::forecast::Forecast;
+use crate::fold::groups::{Group, Groups};
+use crate::fold::sample::{CtColumns, Sample};
+use crate::probes::conntrack::usage::UsageReader;
+use crate::probes::pool::Pool;
+
+/// The folds behind the optional column groups, fed by the same pass over the dump as the
+/// [`Tally`]. A new group adds its fold here and its columns in the schema.
+#[derive(Default)]
+pub struct Extras {
+    pub dst: Option<DstTally>,
+    pub ct: Option<CtFold>,
+    pub forecast: Option<Forecast>,
+}
+
+/// `--conntrack`: not a fold over the dump but a few small reads per sample (the table's count,
+/// limit and drop counters), taken in the sampled namespace.
+pub struct CtFold {
+    reader: Option<UsageReader>,
+    /// Drop counters at the previous reading.
+    last_drops: Option<u64>,
+    /// What to tell the person once (tracking unavailable, a failed read).
+    pub note: Option<String>,
+}
+
+impl CtFold {
+    fn open() -> CtFold {
+        let mut fold = match UsageReader::open() {
+            Ok(reader) => CtFold {
+                reader: Some(reader),
+                last_drops: None,
+                note: None,
+            },
+            Err(e) => CtFold {
+                reader: None,
+                last_drops: None,
+                note: Some(format!(
+                    "connection tracking is not available in this network namespace ({e}); \
+                     the conntrack columns stay empty"
+                )),
+            },
+        };
+        // The baseline for the first sample's drops.
+        fold.last_drops = fold
+            .reader
+            .as_mut()
+            .and_then(|r| r.read().ok())
+            .map(|u| u.drops);
+        fold
+    }
+
+    fn columns(&mut self) -> CtColumns {
+        let Some(reader) = self.reader.as_mut() else {
+            return CtColumns::default();
+        };
+        match reader.read() {
+            Ok(u) => {
+                let drops = self.last_drops.map(|last| u.drops.saturating_sub(last));
+                self.last_drops = Some(u.drops);
+                CtColumns {
+                    used: Some(u.used),
+                    max: Some(u.max),
+                    drops,
+                }
+            }
+            Err(e) => {
+                self.note = Some(format!("cannot read the conntrack table's usage: {e}"));
+                self.last_drops = None;
+                CtColumns::default()
+            }
+        }
+    }
+}
+
+impl Extras {
+    /// The folds the groups of a run need.
+    pub fn for_groups(groups: Groups) -> Extras {
+        Extras {
+            dst: groups.contains(Group::Dst).then(DstTally::default),
+            ct: groups.contains(Group::Conntrack).then(CtFold::open),
+            forecast: None,
+        }
+    }
+
+    /// Forecasts over `window` samples (`--forecast`).
+    pub fn with_forecast(mut self, window: Option<usize>) -> Extras {
+        self.forecast = window.map(Forecast::new);
+        self
+    }
+
+    /// A note for the person running conntrend, once per occurrence.
+    pub fn take_note(&mut self) -> Option<String> {
+        self.ct.as_mut().and_then(|c| c.note.take())
+    }
+
+    /// Adds the groups' values to a sample taken with these folds.
+    pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
+        if let Some(dst) = self.dst.as_mut() {
+            sample.dst = Some(dst.summary(pool.total(), &pool.members));
+        }
+        if let Some(ct) = self.ct.as_mut() {
+            sample.ct = Some(ct.columns());
+        }
+        if let Some(f) = self.forecast.as_mut() {
+            let dst = sample.dst.map(|d| d.worst_dst_free);
+            sample.forecast = Some(f.columns(sample.epoch_ms, sample.free, dst));
+        }
+    }
+}
+
+impl Visit for Extras {
+    fn reset(&mut self) {
+        self.dst.reset();
+    }
+
+    #[inline]
+    fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
+        self.dst.visit(pool, protocol, record);
+    }
+}

@@ -1,0 +1,4 @@
+//! The netfilter connection table's usage counters and sysctls.
+
+pub mod sysctl;
+pub mod usage;
