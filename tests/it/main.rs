@@ -2,6 +2,7 @@
 //! namespaces the tests create, and checks every column against a socket mix it built itself.
 
 mod alloc;
+mod architecture;
 mod cli;
 mod columns;
 mod conns;

@@ -25,6 +25,7 @@ use crate::diag::{Dump, Protocols};
 use crate::engine::sampler::Sampler;
 use crate::probes::owners::Owners;
 use crate::report::reporter::Reporter;
+use crate::util::time;
 
 /// `-T`: a line before each report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,24 +147,7 @@ fn timestamp(stamp: Stamp, epoch_ms: u64, out: &mut Vec<u8>) {
             let _ = writeln!(out, "{secs}");
         }
         Stamp::Date => {
-            let t = secs as libc::time_t;
-            // SAFETY: localtime_r and strftime write only into the buffers given; a zeroed tm
-            // is a valid value for localtime_r to overwrite.
-            let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-            let mut text = [0u8; 64];
-            let len = unsafe {
-                if libc::localtime_r(&t, &mut tm).is_null() {
-                    0
-                } else {
-                    libc::strftime(
-                        text.as_mut_ptr().cast(),
-                        text.len(),
-                        c"%a %b %e %H:%M:%S %Z %Y".as_ptr(),
-                        &tm,
-                    )
-                }
-            };
-            out.extend_from_slice(&text[..len]);
+            out.extend_from_slice(time::date(epoch_ms).as_bytes());
             out.push(b'\n');
         }
     }

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::log::Segment;
+use crate::util::time::{self, Zone};
 
 pub const WIDTH: f64 = 1200.0;
 pub const HEIGHT: f64 = 600.0;
@@ -131,8 +132,8 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
         "<text class=\"title\" x=\"{LEFT}\" y=\"24\" font-size=\"16\" fill=\"#111111\">conntrend: ports over time — range {}, sampling {}, {} to {} {zone}{}</text>",
         esc(first.range.as_deref().unwrap_or("?")),
         esc(first.sampling.as_deref().unwrap_or("?")),
-        stamp(t0, opts.local, true),
-        stamp(t1, opts.local, true),
+        time::clock(t0, axis_zone(opts.local), true),
+        time::clock(t1, axis_zone(opts.local), true),
         if segments.iter().filter(|s| !s.times.is_empty()).count() > 1 {
             format!(
                 ", {} runs",
@@ -172,7 +173,7 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
             "<line x1=\"{xx:.1}\" y1=\"{TOP}\" x2=\"{xx:.1}\" y2=\"{:.1}\" stroke=\"#eeeeee\"/><text x=\"{xx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             TOP + ph,
             TOP + ph + 18.0,
-            stamp(t, opts.local, span > 86_400_000.0)
+            time::clock(t, axis_zone(opts.local), span > 86_400_000.0)
         );
         t += tick;
     }
@@ -242,7 +243,7 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
                 xx + dx,
                 yy + dy,
                 e.v as u64,
-                stamp(e.t, opts.local, true)
+                time::clock(e.t, axis_zone(opts.local), true)
             );
         }
     }
@@ -370,40 +371,17 @@ fn time_step(raw: f64) -> u64 {
         .unwrap_or(604_800_000)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (with the date) or `HH:MM:SS`, UTC or local.
-fn stamp(ms: u64, local: bool, date: bool) -> String {
-    let secs = (ms / 1000) as libc::time_t;
-    // SAFETY: gmtime_r/localtime_r write only into `tm`, which a zeroed value may be.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe {
-        if local {
-            !libc::localtime_r(&secs, &mut tm).is_null()
-        } else {
-            !libc::gmtime_r(&secs, &mut tm).is_null()
-        }
-    };
-    if !ok {
-        return ms.to_string();
-    }
-    let hms = format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
-    if date {
-        format!(
-            "{}-{:02}-{:02} {hms}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday
-        )
-    } else {
-        hms
-    }
-}
-
 /// Text made safe inside XML.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The clock the axis reads: local time with `--local`, UTC otherwise.
+fn axis_zone(local: bool) -> Zone {
+    if local { Zone::Local } else { Zone::Utc }
 }
 
 #[cfg(test)]
@@ -426,6 +404,6 @@ mod tests {
         assert_eq!(nice_step(230.0), 250.0);
         assert_eq!(nice_ceiling(29_643.0), 30_000.0);
         assert_eq!(time_step(50_000.0), 60_000);
-        assert_eq!(stamp(0, false, true), "1970-01-01 00:00:00");
+        assert_eq!(time::clock(0, Zone::Utc, true), "1970-01-01 00:00:00");
     }
 }

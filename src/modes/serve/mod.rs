@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use crate::app::exit::Stop;
+use crate::app::rounds;
 use crate::app::schedule::now_ms;
 use crate::app::session::Session;
 use crate::app::settings::Sources;
@@ -292,10 +293,7 @@ fn sampler_thread(
             continue;
         }
         let started = Instant::now();
-        let taken = sampler.take(now_ms(), &mut extras);
-        for event in sampler.events() {
-            reporter.event(&event);
-        }
+        let taken = rounds::take(&mut sampler, &reporter, |s| s.take(now_ms(), &mut extras));
         let mut sample = match taken {
             Ok(s) => s,
             Err(e) => {
