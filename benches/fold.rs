@@ -5,9 +5,9 @@ use std::fs;
 use std::hint::black_box;
 use std::path::Path;
 
-use conntrend::diag::{Protocol, Protocols, walk};
-use conntrend::fold::sample::{Sample, Tally};
-use conntrend::probes::pool::Pool;
+use conntrend::api::Pool;
+use conntrend::api::diag::{Protocol, Protocols, walk};
+use conntrend::api::{Sample, Tally};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 struct Fixture {

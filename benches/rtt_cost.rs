@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use conntrend::modes::rtt::packet::{ACK, Segment, frame};
+use conntrend::api::rtt::{ACK, Segment, frame};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     measure::flag(args, name)

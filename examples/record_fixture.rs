@@ -17,7 +17,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::Command;
 
-use conntrend::diag::{DiagSocket, Family, Protocol, walk};
+use conntrend::api::diag::{DiagSocket, Family, Protocol, walk};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

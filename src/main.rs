@@ -5,11 +5,7 @@ use std::process::ExitCode;
 
 use clap::{FromArgMatches, error::ErrorKind};
 
-use conntrend::app::exit::Exit;
-use conntrend::cli::lower::Action;
-use conntrend::cli::{self, Cli};
-use conntrend::modes;
-use conntrend::report::reporter::say;
+use conntrend::api::{Action, Cli, Exit, command, generate, say};
 
 /// Runs before Rust's runtime replaces a closed standard output with /dev/null, so that
 /// `conntrend >&-` is an error rather than a silent success.
@@ -17,18 +13,18 @@ use conntrend::report::reporter::say;
 #[unsafe(link_section = ".init_array")]
 static NOTE_CLOSED_STDOUT: extern "C" fn() = {
     extern "C" fn note() {
-        conntrend::app::sink::note_stdout_at_startup();
+        conntrend::api::note_stdout_at_startup();
     }
     note
 };
 
 fn main() -> ExitCode {
     // clap prints its own one-line error with a usage hint and exits 2 (0 for --help/--version).
-    let matches = cli::command().get_matches();
+    let matches = command().get_matches();
     let parsed = Cli::from_arg_matches(&matches).map_err(|e| e.exit());
     let Ok(cli) = parsed;
     if let Some(kind) = cli.generate {
-        return match cli::generate::generate(kind, &mut std::io::stdout().lock()) {
+        return match generate(kind, &mut std::io::stdout().lock()) {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 say(&format!("cannot write to standard output: {e}"));
                 ExitCode::from(1)
@@ -38,18 +34,9 @@ fn main() -> ExitCode {
     }
     let action = match Action::from_cli(cli) {
         Ok(action) => action,
-        Err(msg) => cli::command().error(ErrorKind::ValueValidation, msg).exit(),
+        Err(msg) => command().error(ErrorKind::ValueValidation, msg).exit(),
     };
-    let outcome = match &action {
-        Action::Sample(config) => modes::timeline::run(config),
-        Action::Top(config) => modes::top::run(config),
-        Action::States(config) => modes::states::run(config),
-        Action::Conns(config) => modes::conns::run(config),
-        Action::Conntrack(config) => modes::conntrack::run(config),
-        Action::Rtt(config) => modes::rtt::run(config),
-        Action::Serve(config) => modes::serve::run(config),
-        Action::Plot(config) => modes::plot::run(config),
-    };
+    let outcome = action.run();
     let exit = Exit::of(&outcome);
     if let Err(e) = outcome
         && exit.tells()

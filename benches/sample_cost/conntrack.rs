@@ -249,7 +249,7 @@ pub fn reads_cost() -> io::Result<Duration> {
     const N: u32 = 1000;
     let start = Instant::now();
     for _ in 0..N {
-        let mut reader = conntrend::probes::conntrack::usage::UsageReader::open()?;
+        let mut reader = conntrend::api::UsageReader::open()?;
         std::hint::black_box(reader.read()?);
     }
     Ok(start.elapsed() / N)

@@ -2,8 +2,8 @@
 //! bytes give a record or an error, never a panic; every field of a record is readable.
 #![no_main]
 
-use conntrend::diag::RecordBuf;
-use conntrend::diag::procnet::parse_line;
+use conntrend::api::diag::RecordBuf;
+use conntrend::api::diag::parse_line;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

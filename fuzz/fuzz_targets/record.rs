@@ -2,7 +2,7 @@
 //! every accessor of an accepted one stays inside its bytes.
 #![no_main]
 
-use conntrend::diag::Record;
+use conntrend::api::diag::Record;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

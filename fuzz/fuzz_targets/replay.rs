@@ -3,11 +3,11 @@
 //! the destination ranking and the retry logic meet malformed, truncated and interrupted dumps.
 #![no_main]
 
-use conntrend::diag::replay::Answer;
-use conntrend::diag::{Family, Protocol, Protocols, Replay};
-use conntrend::fold::dst::DstTally;
-use conntrend::probes::pool::PoolReader;
-use conntrend::engine::sampler::Sampler;
+use conntrend::api::diag::Answer;
+use conntrend::api::diag::{Family, Protocol, Protocols, Replay};
+use conntrend::api::DstTally;
+use conntrend::api::PoolReader;
+use conntrend::api::Sampler;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

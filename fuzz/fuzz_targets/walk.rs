@@ -3,7 +3,7 @@
 //! readable in full.
 #![no_main]
 
-use conntrend::diag::{Record, walk};
+use conntrend::api::diag::{Record, walk};
 use libfuzzer_sys::fuzz_target;
 
 /// Reads every field, so a record view past its bytes would panic here.

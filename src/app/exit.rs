@@ -18,6 +18,7 @@ pub enum Stop {
     /// `--exit-on-alert`: this alert started (it was told on stderr and the summary written).
     Alert(String),
     /// A run this build cannot make (e.g. `rtt` without the `pcap` feature).
+    #[cfg_attr(feature = "pcap", allow(dead_code))]
     Unsupported(String),
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::app::exit::is_reader_gone;
-use crate::app::schedule::{Clock, Ticker, Wake};
+use crate::app::schedule::{Clock, SystemClock, Ticker, Wake};
+use crate::app::settings::Target;
+use crate::app::sink::Sink;
 use crate::diag::Dump;
 use crate::engine::sampler::Sampler;
 use crate::report::reporter::Reporter;
@@ -78,6 +80,21 @@ pub fn run(
     }
 }
 
+/// Opens `target` and makes a mode's rounds on it: `rounds` gets the output, whether it is a
+/// terminal, the system clock watching it (for a departed reader and a stop signal) and a
+/// reporter. A stop signal while waiting for a FIFO's reader ends the run quietly.
+pub fn on_output(
+    target: &Target,
+    rounds: impl FnOnce(&mut Sink, bool, &mut SystemClock, &Reporter) -> Result<Ending>,
+) -> Result<()> {
+    let Some(mut out) = Sink::open(target)? else {
+        return Ok(());
+    };
+    let tty = out.is_tty();
+    let mut clock = SystemClock::start(Some(out.raw_fd()));
+    rounds(&mut out, tty, &mut clock, &Reporter::new(false)).map(|_| ())
+}
+
 /// Runs `take` on the sampler, then tells the sampler's events (a source that fell back, a dump
 /// retried) whatever the outcome: every mode's way of taking a sample.
 pub fn take<D: Dump, T>(
@@ -123,7 +140,10 @@ mod tests {
             duration: None,
         };
         let (ending, at) = rounds(schedule, Scripted::new());
-        assert_eq!((ending, at), (Ending::Finished, vec![Duration::ZERO, S, S * 2]));
+        assert_eq!(
+            (ending, at),
+            (Ending::Finished, vec![Duration::ZERO, S, S * 2])
+        );
     }
 
     #[test]
@@ -134,7 +154,10 @@ mod tests {
             duration: Some(S * 10),
         };
         let (ending, at) = rounds(schedule, Scripted::new());
-        assert_eq!((ending, at), (Ending::Finished, vec![Duration::ZERO, S * 5]));
+        assert_eq!(
+            (ending, at),
+            (Ending::Finished, vec![Duration::ZERO, S * 5])
+        );
     }
 
     #[test]

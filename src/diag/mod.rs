@@ -19,7 +19,7 @@ pub use error::DiagError;
 pub use procnet::ProcNet;
 #[cfg(test)]
 pub use record::raw_record;
-pub use record::{RECORD_LEN, Record, RecordBuf};
+pub use record::{Record, RecordBuf};
 pub use replay::Replay;
 pub use request::{Query, attr, ext};
 pub use socket::{Channel, DiagSocket, DumpEnd};

@@ -23,7 +23,6 @@ pub const TCPDIAG_GETSOCK: u16 = 18;
 
 /// Extension bits of `idiag_ext`: bit (attribute type − 1).
 pub mod ext {
-    pub const MEMINFO: u8 = 1 << 0;
     pub const INFO: u8 = 1 << 1;
     pub const CONG: u8 = 1 << 3;
     pub const SKMEMINFO: u8 = 1 << 6;

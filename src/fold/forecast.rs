@@ -4,9 +4,6 @@
 
 use std::collections::VecDeque;
 
-/// The default window, in samples.
-pub const DEFAULT_WINDOW: usize = 12;
-
 /// The last samples of one series: (seconds, value).
 #[derive(Debug, Clone, Default)]
 pub struct Series {

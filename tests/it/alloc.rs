@@ -6,8 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 
-use conntrend::diag::Protocols;
-use conntrend::engine::sampler::Sampler;
+use conntrend::api::Sampler;
+use conntrend::api::diag::Protocols;
 
 use crate::netns::with_netns;
 

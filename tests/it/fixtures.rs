@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use conntrend::diag::{Protocols, Replay, walk};
-use conntrend::engine::sampler::Sampler;
-use conntrend::fold::sample::Sample;
-use conntrend::probes::pool::PoolReader;
+use conntrend::api::PoolReader;
+use conntrend::api::Sample;
+use conntrend::api::Sampler;
+use conntrend::api::diag::{Protocols, Replay, walk};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use conntrend::modes::rtt::packet::{ACK, SYN, Segment, frame};
+use conntrend::api::rtt::{ACK, SYN, Segment, frame};
 use serde_json::{Value, json};
 
 use crate::netns::with_netns;

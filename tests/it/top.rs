@@ -220,7 +220,7 @@ fn churn_is_not_mistaken_for_missing_privilege() {
             let stop = stop.clone();
             let ns_path = ns.path();
             std::thread::spawn(move || {
-                conntrend::app::netns::enter(std::path::Path::new(&ns_path)).unwrap();
+                conntrend::api::enter_netns(std::path::Path::new(&ns_path)).unwrap();
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed)

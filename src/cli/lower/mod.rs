@@ -7,24 +7,25 @@ use std::time::Duration;
 use crate::app::netns;
 use crate::app::settings::{Sources, Target};
 use crate::cli::{
-    Cli, Command, ConnsArgs, ConntrackArgs, CtCommand, CtConfigCommand, CtShowArgs, FormatArg,
-    NsArgs, ProtocolArg, RttArgs, SampleArgs, ServeArgs, SortArg, SourceArg, SourceArgs, StampArg,
-    StatesArgs, TimeArg, TopArgs,
+    Cli, Command, ConnsArgs, FormatArg, NsArgs, ProtocolArg, RttArgs, SampleArgs, ServeArgs,
+    SortArg, SourceArg, SourceArgs, StampArg, StatesArgs, TimeArg, TopArgs,
 };
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::modes::conns::{ConnsConfig, Field, Filter, Stamp, Style};
-use crate::modes::conntrack::show::{CtFilter, known_state, parse_proto};
-use crate::modes::conntrack::{ConntrackConfig, CtAction};
+use crate::modes::conntrack::ConntrackConfig;
 use crate::modes::plot::{Options as PlotOptions, PlotConfig};
 use crate::modes::rtt::{Format as RttFormat, Input, Limits, RttConfig};
 use crate::modes::serve::ServeConfig;
 use crate::modes::states::StatesConfig;
 use crate::modes::timeline::Config;
 use crate::modes::top::{Sort, TopConfig};
-use crate::probes::conntrack::sysctl::Sysctls;
 use crate::report::alert::Alert;
 use crate::report::output::Format;
 use crate::report::schema::{Group, Groups};
+
+mod conntrack;
+
+use conntrack::conntrack_config;
 
 /// The timeline's interval when `-i` is not given.
 const DEFAULT_INTERVAL_SEC: u32 = 5;
@@ -53,6 +54,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// Runs the mode asked for: the one dispatch to each mode's `run`.
+    pub fn run(&self) -> anyhow::Result<()> {
+        use crate::modes;
+        match self {
+            Action::Sample(config) => modes::timeline::run(config),
+            Action::Top(config) => modes::top::run(config),
+            Action::States(config) => modes::states::run(config),
+            Action::Conns(config) => modes::conns::run(config),
+            Action::Conntrack(config) => modes::conntrack::run(config),
+            Action::Rtt(config) => modes::rtt::run(config),
+            Action::Serve(config) => modes::serve::run(config),
+            Action::Plot(config) => modes::plot::run(config),
+        }
+    }
+
     pub fn from_cli(cli: Cli) -> Result<Action, String> {
         match cli.command {
             None => Config::from_args(cli.sample).map(Action::Sample),
@@ -249,109 +265,6 @@ fn rtt_config(a: RttArgs) -> Result<RttConfig, String> {
         },
         netns: namespace(&a.ns)?,
     })
-}
-
-/// `conntrend conntrack`'s command and flags checked.
-fn conntrack_config(args: ConntrackArgs) -> Result<ConntrackConfig, String> {
-    let show = |a: CtShowArgs| -> Result<ConntrackConfig, String> {
-        let prefix = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|s| crate::util::prefix::Prefix::parse(s).map_err(|e| format!("{flag}: {e}")))
-                .transpose()
-        };
-        let filter = CtFilter {
-            proto: a.proto.as_deref().map(parse_proto).transpose()?,
-            v4_only: (a.ipv4 != a.ipv6).then_some(a.ipv4),
-            state: a
-                .state
-                .as_deref()
-                .map(|s| {
-                    known_state(s).ok_or_else(|| {
-                        format!(
-                            "--state: unknown state '{s}' (a TCP state such as ESTABLISHED,                              TIME_WAIT, SYN_SENT, or UNREPLIED, REPLIED, ASSURED)"
-                        )
-                    })
-                })
-                .transpose()?,
-            src: prefix("--src", &a.src)?,
-            dst: prefix("--dst", &a.dst)?,
-            port: a.port,
-        };
-        Ok(ConntrackConfig {
-            action: CtAction::Show {
-                filter,
-                json: a.json,
-            },
-            netns: namespace(&a.ns)?,
-        })
-    };
-    let with_ns = |action, ns: &NsArgs| {
-        Ok(ConntrackConfig {
-            action,
-            netns: namespace(ns)?,
-        })
-    };
-    match args.command {
-        None => show(args.show),
-        Some(CtCommand::Show(a)) => show(a),
-        Some(CtCommand::Flush(a)) => with_ns(CtAction::Flush, &a.ns),
-        Some(CtCommand::Stats(a)) => with_ns(CtAction::Stats { json: a.json }, &a.ns),
-        Some(CtCommand::Config(c)) => match c.command {
-            None => with_ns(CtAction::ConfigShow { json: c.show.json }, &c.show.ns),
-            Some(CtConfigCommand::Show(a)) => with_ns(CtAction::ConfigShow { json: a.json }, &a.ns),
-            Some(CtConfigCommand::Set(a)) => {
-                with_ns(CtAction::ConfigSet(set_pairs(&a.pairs)?), &a.ns)
-            }
-        },
-    }
-}
-
-/// `config set`'s NAME VALUE pairs: every name known, every value a positive whole number.
-fn set_pairs(words: &[String]) -> Result<Vec<(String, u64)>, String> {
-    if !words.len().is_multiple_of(2) {
-        return Err(format!(
-            "config set takes NAME VALUE pairs: '{}' has no value",
-            words[words.len() - 1]
-        ));
-    }
-    let sysctls = Sysctls::default();
-    let known = sysctls.settable().ok();
-    let mut pairs: Vec<(String, u64)> = Vec::new();
-    for pair in words.chunks(2) {
-        let name = pair[0].trim().to_ascii_lowercase();
-        let name = name
-            .strip_prefix("nf_conntrack_")
-            .unwrap_or(&name)
-            .to_string();
-        if let Some(known) = &known
-            && !known.contains(&name)
-        {
-            return Err(format!(
-                "config set: unknown setting '{}' (settings: {})",
-                pair[0],
-                known.join(", ")
-            ));
-        }
-        if pairs.iter().any(|(n, _)| *n == name) {
-            return Err(format!("config set: '{name}' is given more than once"));
-        }
-        let value = match pair[1].parse::<u64>() {
-            Ok(v) if v > 0 && v <= i32::MAX as u64 => v,
-            Ok(0) => {
-                return Err(format!(
-                    "config set {name}: 0 is refused (a zero timeout or limit breaks tracking)"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "config set {name}: '{}' is not a positive whole number",
-                    pair[1]
-                ));
-            }
-        };
-        pairs.push((name, value));
-    }
-    Ok(pairs)
 }
 
 /// `conntrend conns`'s flags checked: the filter parsed, the fields named, connstat's rules.

@@ -17,10 +17,9 @@ pub use filter::Filter;
 pub use report::Style;
 
 use crate::app::rounds::{self, Ending, Schedule};
-use crate::app::schedule::{Clock, SystemClock};
+use crate::app::schedule::Clock;
 use crate::app::session::Session;
 use crate::app::settings::{Sources, Target};
-use crate::app::sink::Sink;
 use crate::diag::{Dump, Protocols};
 use crate::engine::sampler::Sampler;
 use crate::probes::owners::Owners;
@@ -59,20 +58,9 @@ pub fn run(config: &ConnsConfig) -> Result<()> {
         Protocols::TCP,
         false,
     )?;
-    let Some(mut out) = Sink::open(&Target::Stdout)? else {
-        return Ok(());
-    };
-    let tty = out.is_tty();
-    let mut clock = SystemClock::start(Some(out.raw_fd()));
-    run_with(
-        config,
-        &mut sampler,
-        &mut out,
-        tty,
-        &mut clock,
-        &Reporter::new(false),
-    )
-    .map(|_| ())
+    rounds::on_output(&Target::Stdout, |out, tty, clock, reporter| {
+        run_with(config, &mut sampler, out, tty, clock, reporter)
+    })
 }
 
 /// The loop over any sampler, output and clock: one report per round.

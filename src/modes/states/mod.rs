@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-pub use table::{STATE_NAMES, StateTable, StatesObject};
+pub use table::{StateTable, StatesObject};
 
 use crate::app::rounds::{self, Ending, Schedule};
-use crate::app::schedule::{Clock, SystemClock};
+use crate::app::schedule::Clock;
 use crate::app::session::Session;
 use crate::app::settings::{Sources, Target};
-use crate::app::sink::Sink;
 use crate::diag::{Dump, Protocols};
 use crate::engine::sampler::Sampler;
 use crate::report::reporter::Reporter;
@@ -41,20 +40,9 @@ pub fn run(config: &StatesConfig) -> Result<()> {
         Protocols::ALL,
         false,
     )?;
-    let Some(mut out) = Sink::open(&config.target)? else {
-        return Ok(());
-    };
-    let tty = out.is_tty();
-    let mut clock = SystemClock::start(Some(out.raw_fd()));
-    run_with(
-        config,
-        &mut sampler,
-        &mut out,
-        tty,
-        &mut clock,
-        &Reporter::new(false),
-    )
-    .map(|_| ())
+    rounds::on_output(&config.target, |out, tty, clock, reporter| {
+        run_with(config, &mut sampler, out, tty, clock, reporter)
+    })
 }
 
 /// The loop over any sampler, output and clock: one object per round.

@@ -22,7 +22,7 @@ use crate::engine::sampler::Sampler;
 use crate::probes::conntrack::usage::UsageReader;
 use crate::report::reporter::Reporter;
 
-pub use report::{Report, build};
+pub use report::build;
 
 /// Clears a terminal and puts the cursor home, for refreshing in place.
 const CLEAR: &str = "\x1b[H\x1b[2J";

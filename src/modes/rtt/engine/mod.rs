@@ -228,6 +228,7 @@ impl Engine {
     }
 
     /// Flows followed now.
+    #[cfg(test)]
     pub fn flows(&self) -> usize {
         self.index.len()
     }
