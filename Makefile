@@ -47,13 +47,14 @@ bench:
 	$(CARGO) bench --bench rtt_cost
 	$(CARGO) bench --bench plot_cost
 
-# Fuzzing (not in CI): the netlink walk, the record view, the whole replayed sample path and the
-# /proc/net line parser, each
+# Fuzzing (not in CI): the netlink walk, the record view, the whole replayed sample path, the
+# /proc/net line parser, serve's HTTP head reader, the ctnetlink entry parser and rtt's frame
+# parser, each
 # FUZZ_RUNS executions from corpora seeded with the recorded dumps. Needs nightly and cargo-fuzz
 # (`cargo install cargo-fuzz`).
 FUZZ_RUNS ?= 10000000
 FUZZ_MAX_LEN ?= 16384
-FUZZ_TARGETS ?= walk record replay procnet
+FUZZ_TARGETS ?= walk record replay procnet http ctentry packet
 
 fuzz:
 	fuzz/seed.sh

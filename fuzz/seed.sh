@@ -2,7 +2,7 @@
 # Seeds the fuzz corpora from the recorded dumps in tests/fixtures (nothing big is committed).
 set -eu
 cd "$(dirname "$0")"
-mkdir -p corpus/walk corpus/record corpus/replay corpus/procnet
+mkdir -p corpus/walk corpus/record corpus/replay corpus/procnet corpus/http corpus/ctentry corpus/packet
 for dir in ../tests/fixtures/*/; do
     [ -e "${dir}tcp4.bin" ] || continue
     name=$(basename "$dir")
