@@ -4,7 +4,7 @@
 //! fold and every visitor work unchanged. What /proc cannot show: sockets that are only bound
 //! (not hashed, so not listed), and the NEW_SYN_RECV/SYN_RECV distinction (both are state 03).
 
-use std::fs::File;
+use crate::util::fs::open_regular;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,7 @@ impl ProcNet {
     /// Whether the files can be read at all (the IPv4 TCP table must exist).
     pub fn check(&self) -> Result<(), DiagError> {
         let path = self.net.join("tcp");
-        File::open(&path)
+        open_regular(&path)
             .map(drop)
             .map_err(|e| DiagError::Proc(format!("cannot read {}: {e}", path.display())))
     }
@@ -52,7 +52,7 @@ impl ProcNet {
             (Protocol::Udp, _) => "udp",
         };
         let path = self.net.join(name);
-        let mut file = match File::open(&path) {
+        let mut file = match open_regular(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound && family == Family::V6 => return Ok(()),
             Err(e) => {

@@ -2,7 +2,7 @@
 //! bitmaps the fold marks. Both sysctls belong to the network namespace of the reading thread and
 //! may change during a run, so they are re-read for every sample.
 
-use std::fs::File;
+use crate::util::fs::open_regular;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -177,18 +177,20 @@ impl PoolReader {
             read_into(&self.reserved_path, &mut self.reserved)?;
         }
         pool.set(&self.range, &self.reserved).with_context(|| {
-            format!(
-                "cannot understand {} or {}",
-                self.range_path.display(),
-                self.reserved_path.display()
-            )
+            // Name the file that is wrong: the range is parsed first.
+            let bad = if parse_range(&self.range).is_err() {
+                &self.range_path
+            } else {
+                &self.reserved_path
+            };
+            format!("cannot understand {}", bad.display())
         })
     }
 }
 
 fn read_into(path: &Path, buf: &mut String) -> Result<()> {
     buf.clear();
-    File::open(path)
+    open_regular(path)
         .and_then(|mut f| f.read_to_string(buf))
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(())

@@ -230,3 +230,93 @@ fn bad_saved_trees_are_clear_errors() {
     run.expect_code(1);
     assert!(run.stderr().contains("net/tcp:2:"), "{}", run.describe());
 }
+
+/// Runs `cmd`, killing it after `limit`: `None` when it had to be killed.
+fn run_within(mut cmd: Command, limit: std::time::Duration) -> Option<crate::util::Run> {
+    use std::process::Stdio;
+    let cmdline = format!("{cmd:?}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(crate::util::Run {
+        cmdline,
+        output: child.wait_with_output().unwrap(),
+    })
+}
+
+/// A saved tree whose files are what `files` says: (relative path, Some(text) or None for a FIFO).
+fn saved_tree(files: &[(&str, Option<&str>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        match text {
+            Some(text) => std::fs::write(&path, text).unwrap(),
+            None => nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap(),
+        }
+    }
+    dir
+}
+
+const RANGE: &str = "sys/net/ipv4/ip_local_port_range";
+const HEAD: &str = "  sl  local_address rem_address   st\n";
+
+#[test]
+fn a_fifo_in_a_saved_tree_is_refused_at_once_not_waited_on() {
+    for (fifo, named) in [
+        ("net/tcp", "net/tcp"),
+        ("net/udp", "net/udp"),
+        (RANGE, RANGE),
+    ] {
+        let files: Vec<(&str, Option<&str>)> = [
+            (RANGE, Some("40000\t40099\n")),
+            ("net/tcp", Some(HEAD)),
+            ("net/udp", Some(HEAD)),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p, if p == fifo { None } else { t }))
+        .collect();
+        let dir = saved_tree(&files);
+        let mut c = conntrend();
+        c.args(["-c", "1", "--proc-root", dir.path().to_str().unwrap()]);
+        let run = run_within(c, std::time::Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("conntrend blocked on the FIFO {fifo}"));
+        run.expect_code(1);
+        assert!(run.stderr().contains(named), "{}", run.describe());
+        assert!(run.stderr().contains("FIFO"), "{}", run.describe());
+    }
+}
+
+#[test]
+fn a_bad_range_file_is_named_alone() {
+    let dir = saved_tree(&[
+        (RANGE, Some("40000 banana\n")),
+        ("net/tcp", Some(HEAD)),
+        ("net/udp", Some(HEAD)),
+    ]);
+    let mut c = conntrend();
+    c.args(["-c", "1", "--proc-root", dir.path().to_str().unwrap()]);
+    let run = crate::util::run(c);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("ip_local_port_range"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr().contains("ip_local_reserved_ports"),
+        "{}",
+        run.describe()
+    );
+}
