@@ -38,10 +38,15 @@ fn main() -> ExitCode {
     };
     let outcome = action.run();
     let exit = Exit::of(&outcome);
-    if let Err(e) = outcome
-        && exit.tells()
-    {
-        say(&format!("{e:#}"));
+    match outcome {
+        // Bad input the run found: told as clap tells a bad flag.
+        Err(e) if exit == Exit::Usage => {
+            let _ = command()
+                .error(ErrorKind::ValueValidation, format!("{e:#}"))
+                .print();
+        }
+        Err(e) if exit.tells() => say(&format!("{e:#}")),
+        _ => {}
     }
     ExitCode::from(exit.code())
 }

@@ -17,6 +17,9 @@ use std::io;
 pub enum Stop {
     /// `--exit-on-alert`: this alert started (it was told on stderr and the summary written).
     Alert(String),
+    /// Bad input that only the run itself can see (a sysctl name the target namespace lacks):
+    /// exit 2, as for flags that make no sense.
+    Usage(String),
     /// A run this build cannot make (e.g. `rtt` without the `pcap` feature).
     #[cfg_attr(feature = "pcap", allow(dead_code))]
     Unsupported(String),
@@ -26,7 +29,7 @@ impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stop::Alert(expr) => write!(f, "stopped by --exit-on-alert: {expr}"),
-            Stop::Unsupported(msg) => f.write_str(msg),
+            Stop::Usage(msg) | Stop::Unsupported(msg) => f.write_str(msg),
         }
     }
 }
@@ -53,7 +56,7 @@ impl Exit {
         };
         match e.downcast_ref::<Stop>() {
             Some(Stop::Alert(_)) => Exit::Alert,
-            Some(Stop::Unsupported(_)) => Exit::Usage,
+            Some(Stop::Usage(_) | Stop::Unsupported(_)) => Exit::Usage,
             None if is_reader_gone(e, false) => Exit::Success,
             None => Exit::Failure,
         }

@@ -481,3 +481,56 @@ fn without_cap_net_admin_ctnetlink_is_explained() {
         assert_eq!(pairs(&r.stdout()), conntrack_s());
     });
 }
+
+/// `config set --netns`: the names are checked, and the values written, in the target namespace,
+/// whatever the caller's namespace has.
+#[test]
+fn config_set_works_in_the_namespace_it_names() {
+    let parked = crate::netns::park_netns(|_ns, park| park(netfilter("udp_timeout")));
+    let target_before = parked.info;
+    with_netns(move |_ns| {
+        let ours = netfilter("udp_timeout");
+        let path = parked.path.clone();
+        let r = ct(&["config", "set", "--netns", &path, "udp_timeout", "23"]);
+        r.expect_code(0);
+        // The caller's own value is untouched.
+        assert_eq!(netfilter("udp_timeout"), ours);
+        let r = ct(&["config", "show", "--netns", &path, "--json"]);
+        r.expect_code(0);
+        let v: Value = serde_json::from_str(&r.stdout()).unwrap();
+        assert_eq!(v["udp_timeout"], 23, "{}", r.describe());
+        assert_ne!(
+            target_before, 23,
+            "the target already had the value written"
+        );
+        // An unknown name: bad input, told once, exit 2, nothing written.
+        let r = ct(&[
+            "config",
+            "set",
+            "--netns",
+            &path,
+            "udp_timeout",
+            "24",
+            "nope",
+            "5",
+        ]);
+        r.expect_code(2);
+        let errors: Vec<String> = r
+            .stderr()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", r.describe());
+        assert!(
+            errors[0].contains("unknown setting 'nope'"),
+            "{}",
+            r.describe()
+        );
+        assert!(errors[0].contains("udp_timeout"), "{}", r.describe());
+        let r = ct(&["config", "show", "--netns", &path, "--json"]);
+        let v: Value = serde_json::from_str(&r.stdout()).unwrap();
+        assert_eq!(v["udp_timeout"], 23, "{}", r.describe());
+        drop(parked);
+    });
+}

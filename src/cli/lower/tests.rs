@@ -171,3 +171,38 @@ fn top_settings() {
         other => panic!("expected top: {other:?}"),
     }
 }
+
+#[test]
+fn config_set_names_are_left_to_the_target_namespace_and_only_the_form_is_checked_here() {
+    // No sysctl is read while lowering: a name this namespace may lack lowers, the mode checks it
+    // after entering --netns.
+    let Action::Conntrack(c) =
+        action(&["conntrack", "config", "set", "no_such_timeout", "5"]).unwrap()
+    else {
+        panic!("not conntrack")
+    };
+    assert!(
+        matches!(c.action, crate::modes::conntrack::CtAction::ConfigSet(ref p) if p == &[("no_such_timeout".to_string(), 5)])
+    );
+    for bad in [
+        &["udp_timeout", "0"][..],
+        &["udp_timeout", "ten"],
+        &["udp_timeout"],
+        &["udp_timeout", "1", "udp_timeout", "2"],
+    ] {
+        let mut args = vec!["conntrend", "conntrack", "config", "set"];
+        args.extend_from_slice(bad);
+        let refused = match crate::cli::command().try_get_matches_from(&args) {
+            Err(_) => true,
+            Ok(m) => Action::from_cli(Cli::from_arg_matches(&m).unwrap()).is_err(),
+        };
+        assert!(refused, "{bad:?}");
+    }
+}
+
+#[test]
+fn the_unknown_state_message_has_no_run_of_spaces() {
+    let err = action(&["conntrack", "show", "--state", "NOPE"]).unwrap_err();
+    assert!(!err.contains("  "), "{err}");
+    assert!(err.contains("ESTABLISHED, TIME_WAIT"), "{err}");
+}

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::app::exit::is_reader_gone;
+use crate::app::exit::{Stop, is_reader_gone};
 use crate::app::session::Session;
 use crate::app::settings::Target;
 use crate::app::sink::Sink;
 use crate::diag::DiagError;
 use crate::diag::ctnetlink::CtSocket;
-use crate::probes::conntrack::sysctl::{Sysctls, usage_line};
+use crate::probes::conntrack::sysctl::{DIR, Sysctls, usage_line};
 use crate::report::reporter::say;
 use show::CtFilter;
 
@@ -56,7 +56,7 @@ pub fn run(config: &ConntrackConfig) -> Result<()> {
         bail!(
             "connection tracking is not available in this network namespace: {}/nf_conntrack_count \
              does not exist (a kernel without nf_conntrack, or the module is not loaded)",
-            crate::probes::conntrack::sysctl::DIR
+            DIR
         );
     }
     let Some(mut out) = Sink::open(&Target::Stdout)? else {
@@ -69,7 +69,10 @@ pub fn run(config: &ConntrackConfig) -> Result<()> {
         CtAction::ConfigShow { json } => {
             config_show(&sysctls, *json, &mut text).and_then(|()| write(&mut out, &mut text))
         }
-        CtAction::ConfigSet(pairs) => sysctls.set_all(pairs).map_err(anyhow::Error::msg),
+        CtAction::ConfigSet(pairs) => {
+            check_names(&sysctls, pairs)?;
+            sysctls.set_all(pairs).map_err(anyhow::Error::msg)
+        }
         CtAction::Flush => {
             flush(&mut text)?;
             write(&mut out, &mut text)
@@ -147,12 +150,9 @@ fn show(
 }
 
 fn config_show(sysctls: &Sysctls, json: bool, text: &mut Vec<u8>) -> Result<()> {
-    let s = sysctls.settings().with_context(|| {
-        format!(
-            "cannot read the conntrack sysctls under {}",
-            crate::probes::conntrack::sysctl::DIR
-        )
-    })?;
+    let s = sysctls
+        .settings()
+        .with_context(|| format!("cannot read the conntrack sysctls under {}", DIR))?;
     if json {
         let mut obj = serde_json::Map::new();
         obj.insert("used".into(), s.used.into());
@@ -223,4 +223,20 @@ fn stats(json: bool, text: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every name of `config set` must be a setting of this namespace (read after entering it): an
+/// unknown one is bad input, refused before anything is written.
+fn check_names(sysctls: &Sysctls, pairs: &[(String, u64)]) -> Result<()> {
+    let known = sysctls
+        .settable()
+        .with_context(|| format!("cannot list the conntrack sysctls under {DIR}"))?;
+    match pairs.iter().find(|(name, _)| !known.contains(name)) {
+        Some((name, _)) => Err(Stop::Usage(format!(
+            "config set: unknown setting '{name}' (settings: {})",
+            known.join(", ")
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
