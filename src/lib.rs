@@ -31,7 +31,7 @@ pub mod api {
 
     /// How a run ends: the exit status, and the message line on stderr.
     pub use crate::app::exit::Exit;
-    pub use crate::app::sink::note_stdout_at_startup;
+    pub use crate::app::sink::{check_stdout_open, note_stdout_at_startup};
     pub use crate::report::reporter::say;
 
     /// The kernel seam: records read in place, the dump walk, the socket, recorded dumps.

@@ -91,7 +91,7 @@ pub fn on_output(
         return Ok(());
     };
     let tty = out.is_tty();
-    let mut clock = SystemClock::start(Some(out.raw_fd()));
+    let mut clock = SystemClock::start(Some(out.as_fd()))?;
     rounds(&mut out, tty, &mut clock, &Reporter::new(false)).map(|_| ())
 }
 

@@ -2,7 +2,7 @@
 //! run loop waits on — the system's (woken by a stop signal or a departed reader), or a scripted
 //! one in tests, so the loop runs in-process without wall-clock waits.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -72,16 +72,18 @@ pub fn now_ms() -> u64 {
 /// POLLERR/POLLHUP says that the reader of a pipe has gone (`conntrend | head -3`).
 pub struct SystemClock {
     start: Instant,
-    output: Option<RawFd>,
+    /// A duplicate of the output's descriptor (the same open pipe or file), owned, so the clock
+    /// never polls a descriptor that someone else closed or that was never valid.
+    output: Option<OwnedFd>,
 }
 
 impl SystemClock {
     /// Starts now. `output` is watched for a departed reader.
-    pub fn start(output: Option<RawFd>) -> Self {
-        SystemClock {
+    pub fn start(output: Option<BorrowedFd<'_>>) -> std::io::Result<Self> {
+        Ok(SystemClock {
             start: Instant::now(),
-            output,
-        }
+            output: output.map(|fd| fd.try_clone_to_owned()).transpose()?,
+        })
     }
 }
 
@@ -108,8 +110,7 @@ impl Clock for SystemClock {
                 return Wake::Due;
             }
             let left = (at - now).as_millis().min(i32::MAX as u128) as i32;
-            // SAFETY: the output descriptor stays open for the whole run (the writer owns it).
-            let out = self.output.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+            let out = self.output.as_ref().map(|fd| fd.as_fd());
             let mut fds = Vec::with_capacity(2);
             if let Some(out) = out {
                 fds.push(PollFd::new(out, PollFlags::empty()));

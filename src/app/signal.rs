@@ -8,6 +8,7 @@ use std::os::fd::{BorrowedFd, IntoRawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
@@ -16,13 +17,20 @@ static STOPPED: AtomicBool = AtomicBool::new(false);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_stop(_: libc::c_int) {
-    STOPPED.store(true, Ordering::SeqCst);
-    let fd = WAKE_FD.load(Ordering::SeqCst);
+    wake(&STOPPED, WAKE_FD.load(Ordering::SeqCst));
+}
+
+/// The handler's work: set `flag`, write a byte to `fd` (if any). errno is kept as it was, so the
+/// code the signal interrupted reads its own error, not the handler's.
+fn wake(flag: &AtomicBool, fd: libc::c_int) {
+    let saved = Errno::last_raw();
+    flag.store(true, Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe (already
         // woken) just drops the byte.
         unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
     }
+    Errno::set_raw(saved);
 }
 
 /// The self-pipe's read end; -1 before installation.
@@ -73,5 +81,25 @@ fn is_ignored(signal: Signal) -> bool {
         let mut old: libc::sigaction = std::mem::zeroed();
         libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut old) == 0
             && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn the_handler_keeps_errno_even_when_its_write_fails() {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK).unwrap();
+        // Fill the pipe, so the handler's write fails with EAGAIN.
+        while nix::unistd::write(&write, &[0u8; 4096]).is_ok() {}
+        let flag = AtomicBool::new(false);
+        Errno::set_raw(libc::ENOENT);
+        wake(&flag, write.as_raw_fd());
+        assert_eq!(Errno::last_raw(), libc::ENOENT);
+        assert!(flag.load(Ordering::SeqCst));
+        drop(read);
     }
 }

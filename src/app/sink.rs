@@ -7,7 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -157,8 +157,8 @@ impl Sink {
     }
 
     /// The descriptor, for polling whether its reader has gone.
-    pub fn raw_fd(&self) -> RawFd {
-        self.fd().as_raw_fd()
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd()
     }
 
     /// True for a terminal: there a hang-up (EIO) means the reader has gone.

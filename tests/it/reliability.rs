@@ -350,6 +350,51 @@ fn a_closed_stdout_is_an_error() {
 }
 
 #[test]
+fn help_and_version_that_cannot_be_written_are_errors() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["top", "--help"],
+        &["--generate", "man"],
+    ] {
+        // A full device.
+        let out = bin()
+            .args(args)
+            .stdout(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} to /dev/full: {err}");
+        assert!(err.contains("standard output"), "{args:?}: {err}");
+        // A closed standard output (`>&-`).
+        let mut cmd = bin();
+        cmd.args(args).stderr(Stdio::piped());
+        // SAFETY: close(2) between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} with >&-: {err}");
+        assert!(err.contains("standard output is closed"), "{args:?}: {err}");
+    }
+    // A reader that leaves is still a normal end.
+    let mut child = bin().arg("--help").stdout(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
 fn a_zombie_is_not_a_missing_process() {
     let mut zombie = Command::new("true").spawn().unwrap();
     let ns = format!("/proc/{}/ns/net", zombie.id());

@@ -52,25 +52,26 @@ pub struct Config {
 pub fn run(config: &Config) -> Result<()> {
     let Session { mut sampler, netns } =
         Session::start(config.netns.as_deref(), &config.source, config.protocols)?;
-    let (mut writer, fd, tty): (Box<dyn TimelineWriter>, _, _) =
+    let (mut writer, mut clock, tty): (Box<dyn TimelineWriter>, _, _) =
         match (&config.format, &config.target) {
-            (output::Format::Prom, Target::File(path)) => {
-                (Box::new(output::prom::PromWriter::new(path)), None, false)
-            }
+            (output::Format::Prom, Target::File(path)) => (
+                Box::new(output::prom::PromWriter::new(path)),
+                SystemClock::start(None)?,
+                false,
+            ),
             _ => {
                 // Stopped while waiting for a FIFO's reader: there is nowhere to write a summary.
                 let Some(sink) = Sink::open(&config.target)? else {
                     return Ok(());
                 };
-                let (fd, tty) = (sink.raw_fd(), sink.is_tty());
+                let (clock, tty) = (SystemClock::start(Some(sink.as_fd()))?, sink.is_tty());
                 (
                     output::writer(config.format, config.groups, Box::new(sink)),
-                    Some(fd),
+                    clock,
                     tty,
                 )
             }
         };
-    let mut clock = SystemClock::start(fd);
     let reporter = Reporter::new(config.verbose);
     match run_with(
         config,

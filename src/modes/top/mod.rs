@@ -54,7 +54,7 @@ pub fn run(config: &TopConfig) -> Result<()> {
     let mut out = Sink::stdout().context("cannot write the report")?;
     let in_place = config.refresh.is_some() && !config.json && io::stdout().is_terminal();
     let tty = out.is_tty();
-    let mut clock = SystemClock::start(Some(out.raw_fd()));
+    let mut clock = SystemClock::start(Some(out.as_fd()))?;
     // The conntrack line, when this namespace has a table (a saved proc tree has none of ours).
     let conntrack = config
         .source
