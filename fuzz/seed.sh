@@ -32,3 +32,5 @@ for table in ../tests/fixtures/network-connections/*/net/*; do
             > "corpus/procnet/$kernel-$(basename "$table")-$n"
     done
 done
+# ctnetlink entries (TCP/UDP/ICMP/GRE, IPv4 and IPv6) as the kernel nests their attributes.
+cp seeds/ctentry/* corpus/ctentry/

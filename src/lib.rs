@@ -55,6 +55,12 @@ pub mod api {
     /// Entering a network namespace (the fixture recorder).
     pub use crate::app::netns::enter as enter_netns;
 
+    /// ctnetlink entries as `conntrack show` parses and writes them (its fuzz target).
+    pub mod conntrack {
+        pub use crate::diag::ctnetlink::entry::Entry;
+        pub use crate::modes::conntrack::show::{json_row, text_row};
+    }
+
     /// `rtt`'s frame parser, for its fuzz target and its cost bench.
     pub mod rtt {
         pub use crate::modes::rtt::packet::{ACK, SYN, Segment, frame};
