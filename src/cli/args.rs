@@ -1,6 +1,7 @@
 //! The argument groups several modes share (interval, namespace, source, alerts), the value enums
 //! of the timeline's flags, and the value parsers the flags use to name a bad value.
 
+use crate::fold::forecast::Window;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -118,11 +119,28 @@ pub(super) fn non_negative_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-pub(super) fn at_least_three(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 3 => Ok(n),
-        Ok(_) => Err("a line needs at least 3 samples".into()),
-        Err(_) => Err("not a whole number".into()),
+/// `--forecast`'s window: N samples (at least 3), or a span such as `90s`, `5m`, `1h`.
+pub(super) fn forecast_window(s: &str) -> Result<Window, String> {
+    if let Ok(n) = s.parse::<usize>() {
+        return match n {
+            3.. => Ok(Window::Samples(n)),
+            _ => Err("a line needs at least 3 samples".into()),
+        };
+    }
+    let unit = |u: &str| match u {
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        _ => None,
+    };
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, u) = s.split_at(split);
+    match (num.parse::<u64>(), unit(u)) {
+        (Ok(n), Some(k)) if (1..=86_400).contains(&(n * k)) => {
+            Ok(Window::Time(std::time::Duration::from_secs(n * k)))
+        }
+        (Ok(_), Some(_)) => Err("a span from 1s to 24h".into()),
+        _ => Err("a number of samples (at least 3) or a span such as 90s, 5m, 1h".into()),
     }
 }
 

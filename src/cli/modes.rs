@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::args::{at_least_one_u32, at_least_one_u64, at_least_three, non_negative_seconds};
+use crate::fold::forecast::Window;
+
+use super::args::{at_least_one_u32, at_least_one_u64, forecast_window, non_negative_seconds};
 use super::{AlertArgs, FormatArg, IntervalArg, NsArgs, ProtocolArg, SourceArgs, TimeArg};
 
 /// The timeline's flags (no subcommand).
@@ -56,9 +58,10 @@ pub struct SampleArgs {
     pub conntrack: bool,
 
     /// Add exhaust_in_sec (with --dst also dst_exhaust_in_sec): seconds until free reaches 0 at
-    /// the rate fitted over the last N samples [default N: 12]
-    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = at_least_three)]
-    pub forecast: Option<usize>,
+    /// the rate fitted over the last N samples or the last SPAN (90s, 5m, 1h), given only when
+    /// the decline is significant [default: 12 samples]
+    #[arg(long, value_name = "N|SPAN", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = forecast_window)]
+    pub forecast: Option<Window>,
 
     #[command(flatten)]
     pub alerts: AlertArgs,
@@ -318,9 +321,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = non_negative_seconds)]
     pub min_interval: f64,
 
-    /// Export exhaust_in_seconds, fitted over the last N samples [default N: 12]
-    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = at_least_three)]
-    pub forecast: Option<usize>,
+    /// Export exhaust_in_seconds, fitted over the last N samples or the last SPAN (90s, 5m, 1h),
+    /// only when the decline is significant [default: 12 samples]
+    #[arg(long, value_name = "N|SPAN", num_args = 0..=1, require_equals = true, default_missing_value = "12", value_parser = forecast_window)]
+    pub forecast: Option<Window>,
 
     #[command(flatten)]
     pub alerts: AlertArgs,

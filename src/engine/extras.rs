@@ -5,7 +5,7 @@
 use crate::diag::{Protocol, Record};
 use crate::fold::Visit;
 use crate::fold::dst::DstTally;
-use crate::fold::forecast::Forecast;
+use crate::fold::forecast::{Forecast, Window};
 use crate::fold::groups::{Group, Groups};
 use crate::fold::sample::{CtColumns, Sample};
 use crate::probes::conntrack::usage::UsageReader;
@@ -89,9 +89,9 @@ impl Extras {
         }
     }
 
-    /// Forecasts over `window` samples (`--forecast`).
-    pub fn with_forecast(mut self, window: Option<usize>) -> Extras {
-        self.forecast = window.map(Forecast::new);
+    /// Forecasts over `window` (`--forecast`: N samples, or a time span).
+    pub fn with_forecast(mut self, window: Option<impl Into<Window>>) -> Extras {
+        self.forecast = window.map(|w| Forecast::new(w.into()));
         self
     }
 

@@ -185,7 +185,7 @@ fn config_set_names_are_left_to_the_target_namespace_and_only_the_form_is_checke
         matches!(c.action, crate::modes::conntrack::CtAction::ConfigSet(ref p) if p == &[("no_such_timeout".to_string(), 5)])
     );
     for bad in [
-        &["udp_timeout", "0"][..],
+        &["udp_timeout", "-1"][..],
         &["udp_timeout", "ten"],
         &["udp_timeout"],
         &["udp_timeout", "1", "udp_timeout", "2"],
@@ -205,4 +205,34 @@ fn the_unknown_state_message_has_no_run_of_spaces() {
     let err = action(&["conntrack", "show", "--state", "NOPE"]).unwrap_err();
     assert!(!err.contains("  "), "{err}");
     assert!(err.contains("ESTABLISHED, TIME_WAIT"), "{err}");
+}
+
+#[test]
+fn forecast_windows_are_samples_or_a_span() {
+    use crate::fold::forecast::Window;
+    let window = |arg: &str| config(&[arg]).unwrap().forecast;
+    assert_eq!(window("--forecast"), Some(Window::Samples(12)));
+    assert_eq!(window("--forecast=30"), Some(Window::Samples(30)));
+    assert_eq!(
+        window("--forecast=5m"),
+        Some(Window::Time(Duration::from_secs(300)))
+    );
+    assert_eq!(
+        window("--forecast=90s"),
+        Some(Window::Time(Duration::from_secs(90)))
+    );
+    assert_eq!(
+        window("--forecast=1h"),
+        Some(Window::Time(Duration::from_secs(3600)))
+    );
+    for bad in [
+        "--forecast=2",
+        "--forecast=0s",
+        "--forecast=25h",
+        "--forecast=5x",
+        "--forecast=m",
+    ] {
+        let refused = crate::cli::command().try_get_matches_from(["conntrend", bad]);
+        assert!(refused.is_err(), "{bad}");
+    }
 }

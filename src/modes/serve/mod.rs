@@ -52,7 +52,7 @@ pub struct ServeConfig {
     pub dst_top: usize,
     pub conntrack: bool,
     pub min_interval: Duration,
-    pub forecast: Option<usize>,
+    pub forecast: Option<crate::fold::forecast::Window>,
     pub alerts: Vec<Alert>,
     pub exit_on_alert: bool,
 }

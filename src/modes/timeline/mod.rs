@@ -19,6 +19,7 @@ use crate::diag::Dump;
 use crate::diag::Protocols;
 use crate::engine::extras::Extras;
 use crate::engine::sampler::Sampler;
+use crate::fold::forecast::Window;
 use crate::report::alert::Alert;
 use crate::report::output::{self, Format, RunInfo, TimelineWriter};
 use crate::report::reporter::Reporter;
@@ -37,8 +38,8 @@ pub struct Config {
     pub format: Format,
     /// The column groups beyond the base columns (`--dst`, `--time iso`).
     pub groups: Groups,
-    /// `--forecast`: the window, in samples.
-    pub forecast: Option<usize>,
+    /// `--forecast`: the window (samples or a span).
+    pub forecast: Option<Window>,
     /// `--alert`, checked against the columns of `groups`.
     pub alerts: Vec<Alert>,
     pub exit_on_alert: bool,

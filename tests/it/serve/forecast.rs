@@ -1,6 +1,7 @@
 //! `--forecast[=N]` on the timeline: `exhaust_in_sec` (and with `--dst` `dst_exhaust_in_sec`) is
-//! empty below three samples and while the series does not fall, and otherwise equals the
-//! least-squares fit over the last N rows the run itself printed.
+//! empty below three samples, while the series does not fall, and while its fall is not
+//! significant, and otherwise equals the least-squares fit over the last N rows the run itself
+//! printed — recomputed here from the rule as the README states it.
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -57,9 +58,31 @@ fn run_stepping(mut cmd: Command, mut step: impl FnMut(usize)) -> Run {
     Run { cmdline, output }
 }
 
-/// The forecast of a series as the issue defines it: seconds until the last value reaches 0 at
-/// the least-squares slope of the last `window` points (seconds, value); none below three points
-/// or when the slope is not negative. A missing value restarts the window.
+/// Student's t at 99.9 % (one-sided) for `df` degrees of freedom, from the printed tables; for a
+/// df between rows, the row below.
+fn t_999(df: usize) -> f64 {
+    let rows = [
+        (1, 318.309),
+        (2, 22.327),
+        (3, 10.215),
+        (4, 7.173),
+        (5, 5.893),
+        (6, 5.208),
+        (7, 4.785),
+        (8, 4.501),
+        (9, 4.297),
+        (10, 4.144),
+    ];
+    rows.iter()
+        .rev()
+        .find(|r| r.0 <= df)
+        .map_or(318.309, |r| r.1)
+}
+
+/// The forecast of a series as the README defines it: seconds until the last value reaches 0 at
+/// the least-squares slope of the last `window` points (seconds, value); none below three points,
+/// or when the slope is not below 0 by more than t(99.9 %, n-2) standard errors (the residual
+/// variance taken as at least 1/12). A missing value restarts the window.
 fn forecasts(points: &[(u64, Option<u64>)], window: usize) -> Vec<Option<u64>> {
     let mut kept: Vec<(f64, f64)> = Vec::new();
     let mut out = Vec::new();
@@ -93,7 +116,13 @@ fn forecasts(points: &[(u64, Option<u64>)], window: usize) -> Vec<Option<u64>> {
             var += dt * dt;
         }
         let slope = cov / var;
-        out.push((slope < 0.0).then(|| (last / -slope).round() as u64));
+        let ssr: f64 = kept
+            .iter()
+            .map(|&(t, v)| (v - mean_v - slope * (t - t0 - mean_t)).powi(2))
+            .sum();
+        let se = ((ssr / (n - 2.0)).max(1.0 / 12.0) / var).sqrt();
+        let significant = slope < 0.0 && -slope > t_999(kept.len() - 2) * se;
+        out.push(significant.then(|| (last / -slope).round() as u64));
     }
     out
 }
@@ -116,11 +145,12 @@ fn forecast_is_empty_for_two_samples_then_fits_the_falling_free() {
         pool.apply(ns);
         let mut mix = Mix::new(ns);
         mix.listen(false, 45000); // outside the pool
-        // After sample k: (UDP ports, connections toward 127.0.0.1:45000) added.
-        let steps = [(2u16, 1u16), (1, 3), (4, 1), (0, 2)];
+        // After sample k: (UDP ports, connections toward 127.0.0.1:45000) added: a steady fall
+        // that quickens, so a window of 5 and one of 12 tell apart.
+        let steps = [(1u16, 2u16), (1, 2), (1, 2), (2, 3), (2, 3), (2, 3)];
         let (mut udp, mut client) = (40500u16, 40100u16);
         let mut cmd = conntrend();
-        cmd.args(["-i", "1", "-c", "5", "--forecast=3", "--dst"]);
+        cmd.args(["-i", "1", "-c", "7", "--forecast=5", "--dst"]);
         let r = run_stepping(cmd, |k| {
             let Some(&(u, c)) = steps.get(k) else { return };
             for _ in 0..u {
@@ -140,11 +170,19 @@ fn forecast_is_empty_for_two_samples_then_fits_the_falling_free() {
         let free = column(&out.fields, "free");
         let dst_free = column(&out.fields, "worst_dst_free");
         // Each step takes one pool port per UDP socket and per connection's client.
-        let want_free = [1000, 997, 993, 988, 986].map(Some);
+        let want_free = [1000, 997, 994, 991, 986, 981, 976].map(Some);
         assert_eq!(free, want_free, "{d}");
         assert_eq!(
             dst_free,
-            [None, Some(999), Some(996), Some(995), Some(993)],
+            [
+                None,
+                Some(998),
+                Some(996),
+                Some(994),
+                Some(991),
+                Some(988),
+                Some(985)
+            ],
             "{d}"
         );
         let ms = column(&out.fields, "epoch_ms");
@@ -155,23 +193,27 @@ fn forecast_is_empty_for_two_samples_then_fits_the_falling_free() {
                 .collect()
         };
         let exhaust = column(&out.fields, "exhaust_in_sec");
-        let want = forecasts(&series(&free), 3);
-        assert_eq!(want[..2], [None, None], "below three samples");
-        assert!(want[2..].iter().all(Option::is_some), "{want:?}");
+        let want = forecasts(&series(&free), 5);
+        assert_eq!(
+            want[..3],
+            [None, None, None],
+            "below three samples, then not yet significant"
+        );
+        assert!(want[4..].iter().all(Option::is_some), "{want:?}");
         assert_eq!(exhaust, want, "{d}");
         // Over the whole run (window 12) the last forecast would differ: the window is honoured.
         assert_ne!(
-            forecasts(&series(&free), 12)[4],
-            want[4],
+            forecasts(&series(&free), 12)[6],
+            want[6],
             "choose steps that tell"
         );
-        let dst_want = forecasts(&series(&dst_free), 3);
+        let dst_want = forecasts(&series(&dst_free), 5);
         assert_eq!(
             dst_want[..3],
             [None, None, None],
             "no destination in the first sample"
         );
-        assert!(dst_want[3..].iter().all(Option::is_some), "{dst_want:?}");
+        assert!(dst_want[5..].iter().all(Option::is_some), "{dst_want:?}");
         assert_eq!(column(&out.fields, "dst_exhaust_in_sec"), dst_want, "{d}");
     });
 }
@@ -210,7 +252,10 @@ fn forecast_below_three_samples_exits_2() {
     for (args, says) in [
         (&["--forecast=2"][..], "a line needs at least 3 samples"),
         (&["--forecast=0"], "a line needs at least 3 samples"),
-        (&["--forecast=x"], "not a whole number"),
+        (
+            &["--forecast=x"],
+            "a number of samples (at least 3) or a span",
+        ),
         (
             &["serve", "--forecast=2"],
             "a line needs at least 3 samples",
