@@ -1,12 +1,20 @@
 //! `conntrend plot`: the SVG parsed as XML (series, point counts after decimation, markers,
 //! segment gaps), a one-sample spike surviving decimation in a long log, rendering by a real
-//! renderer (rsvg-convert), CSV and JSON Lines, and bad or empty input.
+//! renderer (rsvg-convert), CSV and JSON Lines, and bad or empty input. The output file's kinds
+//! (device, FIFO, symlink, directory, full disk) are in output.rs; impossible times and values in
+//! values.rs; memory bounded by the chart's width in memory.rs.
+
+mod memory;
+mod output;
+mod values;
 
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::util::{conntrend, run};
+use crate::util::{Run, conntrend, run};
 
 const HEADER: &str = "# conntrend 0.1.0  sampling=1s  duration=unlimited  range_init=32768-60999\n\
 # columns: epoch_ms,total_port,used,free,udp_used,tcp_used,time_wait,estab,syn,close_wait,last_ack,fin_wait\n";
@@ -215,4 +223,77 @@ fn bad_and_empty_logs_are_clear_errors() {
     let mut cmd = conntrend();
     cmd.args(["plot", "--bogus"]);
     run(cmd).expect_code(2);
+}
+
+#[test]
+fn the_readme_example_is_what_plot_makes_of_its_log() {
+    // docs/example.svg was made by `conntrend plot docs/example.csv -o docs/example.svg`: the same
+    // log must still give the same bytes.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = conntrend();
+    cmd.arg("plot").arg(root.join("docs/example.csv"));
+    let r = run(cmd);
+    r.expect_code(0);
+    let want = std::fs::read_to_string(root.join("docs/example.svg")).unwrap();
+    assert!(
+        r.stdout() == want,
+        "docs/example.svg differs from what plot makes"
+    );
+}
+
+/// Runs `cmd` with its data segment capped at `data_mb` MB (a runaway allocation fails at once
+/// instead of eating the machine) and killed after `secs` seconds; stdout and stderr go through
+/// files in `dir`, so a large output cannot block it.
+fn run_capped(mut cmd: Command, dir: &Path, data_mb: u64, secs: u64) -> Run {
+    let cmdline = format!("{cmd:?} (data capped at {data_mb} MB)");
+    let (out, err) = (dir.join("capped.stdout"), dir.join("capped.stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    let limit = data_mb << 20;
+    // SAFETY: setrlimit is async-signal-safe; the closure touches no lock and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmdline}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmdline}: still running after {secs} s, killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        cmdline,
+        output: Output {
+            status,
+            stdout: std::fs::read(&out).unwrap(),
+            stderr: std::fs::read(&err).unwrap(),
+        },
+    }
+}
+
+/// The non-empty lines of a run's stderr.
+fn stderr_lines(r: &Run) -> Vec<String> {
+    r.stderr()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
 }

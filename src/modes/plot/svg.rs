@@ -6,7 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::log::Segment;
+use super::log::Log;
+use super::track::Point;
 use crate::util::time::{self, Zone};
 
 pub const WIDTH: f64 = 1200.0;
@@ -53,33 +54,23 @@ pub struct Options {
     pub local: bool,
 }
 
-/// A point (time ms, value) with where it was found.
-#[derive(Debug, Clone, Copy)]
-struct Extreme {
-    t: u64,
-    v: f32,
-}
+/// The most time ticks drawn, whatever the span (there are about six).
+const MAX_TICKS: usize = 24;
 
 /// The chart; an error when there is nothing to draw or a chosen series is not in the log.
-pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
-    let times = segments.iter().flat_map(|s| s.times.iter().copied());
-    let (t0, t1) = times.fold((u64::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
-    if t0 > t1 {
+pub fn render(log: &Log, opts: &Options) -> Result<String, String> {
+    let Some((t0, t1)) = log.span else {
         return Err("the log has no samples: nothing to plot".into());
-    }
-    let has = |name: &str| {
-        segments.iter().any(|s| {
-            s.index(name)
-                .is_some_and(|i| s.column(i).any(|v| !v.is_nan()))
-        })
     };
+    let has = |name: &str| log.track(name).is_some_and(|t| t.max.is_some());
     let series: Vec<String> = match &opts.series {
         Some(list) => {
             for name in list {
-                if !segments.iter().any(|s| s.index(name).is_some()) {
-                    let cols: Vec<&str> = segments
+                if log.track(name).is_none() {
+                    let cols: Vec<&str> = log
+                        .columns
                         .iter()
-                        .flat_map(|s| s.columns.iter().map(String::as_str))
+                        .map(|c| c.0.as_str())
                         .collect::<std::collections::BTreeSet<_>>()
                         .into_iter()
                         .collect();
@@ -99,16 +90,11 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
     };
     let y_max = series
         .iter()
-        .flat_map(|name| {
-            segments
-                .iter()
-                .filter_map(move |s| s.index(name).map(|i| (s, i)))
-                .flat_map(|(s, i)| s.column(i))
-        })
-        .filter(|v| !v.is_nan())
-        .fold(0.0f32, f32::max)
+        .filter_map(|name| log.track(name)?.max)
+        .map(|p| p.v as f64)
+        .fold(0.0, f64::max)
         .max(1.0);
-    let y_top = nice_ceiling(f64::from(y_max) * 1.05);
+    let y_top = nice_ceiling(y_max * 1.05);
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let span = (t1 - t0).max(1) as f64;
     let x = |t: u64| LEFT + (t - t0) as f64 / span * pw;
@@ -122,10 +108,7 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
          <rect class=\"background\" x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#ffffff\"/>\n"
     );
     // Title: the header's range and sampling, and the time span.
-    let first = &segments
-        .iter()
-        .find(|s| !s.times.is_empty())
-        .expect("t0 came from a sample");
+    let first = log.first.as_ref().expect("the span came from a sample");
     let zone = if opts.local { "local time" } else { "UTC" };
     let _ = writeln!(
         o,
@@ -134,11 +117,8 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
         esc(first.sampling.as_deref().unwrap_or("?")),
         time::clock(t0, axis_zone(opts.local), true),
         time::clock(t1, axis_zone(opts.local), true),
-        if segments.iter().filter(|s| !s.times.is_empty()).count() > 1 {
-            format!(
-                ", {} runs",
-                segments.iter().filter(|s| !s.times.is_empty()).count()
-            )
+        if log.runs_with_samples > 1 {
+            format!(", {} runs", log.runs_with_samples)
         } else {
             String::new()
         },
@@ -159,14 +139,17 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
             LEFT + pw,
             LEFT - 6.0,
             yy + 4.0,
-            v as u64
+            tick_label(v)
         );
         v += step;
     }
     o.push_str("</g>\n<g class=\"xticks\" fill=\"#333333\">\n");
     let tick = time_step(span / 6.0);
     let mut t = t0.div_ceil(tick) * tick;
-    while t <= t1 {
+    for _ in 0..MAX_TICKS {
+        if t > t1 {
+            break;
+        }
         let xx = x(t);
         let _ = writeln!(
             o,
@@ -175,7 +158,7 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
             TOP + ph + 18.0,
             time::clock(t, axis_zone(opts.local), span > 86_400_000.0)
         );
-        t += tick;
+        t = t.saturating_add(tick);
     }
     let _ = writeln!(
         o,
@@ -197,22 +180,23 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
         } else {
             1.2
         };
-        for (si, seg) in segments.iter().enumerate() {
-            let Some(ci) = seg.index(name) else { continue };
-            for run in runs(seg, ci) {
-                let points = decimate(&run, t0, span, columns);
-                let _ = write!(
-                    o,
-                    "<polyline class=\"series\" data-series=\"{}\" data-segment=\"{si}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"{dash} points=\"",
-                    esc(name),
-                    color(name, k)
-                );
-                for p in &points {
-                    let _ = write!(o, "{:.1},{:.1} ", x(p.t), y(f64::from(p.v)));
-                }
-                o.pop();
-                o.push_str("\"/>\n");
+        let Some(track) = log.track(name) else {
+            continue;
+        };
+        for line in track.lines() {
+            let points = decimate(&line.points, t0, span, columns);
+            let _ = write!(
+                o,
+                "<polyline class=\"series\" data-series=\"{}\" data-segment=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"{dash} points=\"",
+                esc(name),
+                line.segment,
+                color(name, k)
+            );
+            for p in &points {
+                let _ = write!(o, "{:.1},{:.1} ", x(p.t), y(p.v as f64));
             }
+            o.pop();
+            o.push_str("\"/>\n");
         }
     }
     // Markers: the peak of used, the minimum of free (exact, from every sample).
@@ -220,29 +204,23 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
         if !series.iter().any(|s| s == name) {
             continue;
         }
-        let best = segments
-            .iter()
-            .filter_map(|s| s.index(name).map(|i| (s, i)))
-            .flat_map(|(s, i)| s.times.iter().copied().zip(s.column(i)))
-            .filter(|(_, v)| !v.is_nan())
-            .fold(None::<Extreme>, |best, (t, v)| match best {
-                Some(b) if (want_max && v <= b.v) || (!want_max && v >= b.v) => Some(b),
-                _ => Some(Extreme { t, v }),
-            });
+        let best = log
+            .track(name)
+            .and_then(|t| if want_max { t.max } else { t.min });
         if let Some(e) = best {
-            let (xx, yy) = (x(e.t), y(f64::from(e.v)));
+            let (xx, yy) = (x(e.t), y(e.v as f64));
             let anchor = if xx > LEFT + pw * 0.7 { "end" } else { "start" };
             let dx = if anchor == "end" { -8.0 } else { 8.0 };
             let dy = if want_max { -8.0 } else { 16.0 };
             let _ = writeln!(
                 o,
                 "<g class=\"marker\" data-series=\"{name}\" data-value=\"{}\" data-time=\"{}\"><circle cx=\"{xx:.1}\" cy=\"{yy:.1}\" r=\"4\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#111111\">{label} {} at {}</text></g>",
-                e.v as u64,
+                e.v,
                 e.t,
                 color(name, 0),
                 xx + dx,
                 yy + dy,
-                e.v as u64,
+                e.v,
                 time::clock(e.t, axis_zone(opts.local), true)
             );
         }
@@ -265,53 +243,25 @@ pub fn render(segments: &[Segment], opts: &Options) -> Result<String, String> {
     Ok(o)
 }
 
-/// The stretches of a column without missing values, as (time, value).
-fn runs(seg: &Segment, ci: usize) -> Vec<Vec<(u64, f32)>> {
-    let mut out: Vec<Vec<(u64, f32)>> = Vec::new();
-    let mut current = Vec::new();
-    for (&t, v) in seg.times.iter().zip(seg.column(ci)) {
-        if v.is_nan() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-        } else {
-            current.push((t, v));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
-/// At most two points per pixel column: its minimum and maximum, in time order; a run that
+/// At most two points per pixel column: its minimum and maximum, in time order; a line that
 /// fits is kept whole.
-fn decimate(run: &[(u64, f32)], t0: u64, span: f64, columns: usize) -> Vec<Extreme> {
+fn decimate(run: &[Point], t0: u64, span: f64, columns: usize) -> Vec<Point> {
     if run.len() <= 2 * columns {
-        return run.iter().map(|&(t, v)| Extreme { t, v }).collect();
+        return run.to_vec();
     }
     let mut out = Vec::with_capacity(2 * columns + 2);
     let col = |t: u64| (((t - t0) as f64 / span) * columns as f64) as usize;
     let mut i = 0;
     while i < run.len() {
-        let c = col(run[i].0);
-        let (mut lo, mut hi) = (
-            Extreme {
-                t: run[i].0,
-                v: run[i].1,
-            },
-            Extreme {
-                t: run[i].0,
-                v: run[i].1,
-            },
-        );
-        while i < run.len() && col(run[i].0) == c {
-            let (t, v) = run[i];
-            if v < lo.v {
-                lo = Extreme { t, v };
+        let c = col(run[i].t);
+        let (mut lo, mut hi) = (run[i], run[i]);
+        while i < run.len() && col(run[i].t) == c {
+            let p = run[i];
+            if p.v < lo.v {
+                lo = p;
             }
-            if v > hi.v {
-                hi = Extreme { t, v };
+            if p.v > hi.v {
+                hi = p;
             }
             i += 1;
         }
@@ -344,8 +294,19 @@ fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-/// A tick interval (ms) near `raw`, from seconds to days.
+/// A y tick's label (a tick past u64::MAX is written in full, not clamped).
+fn tick_label(v: f64) -> String {
+    if v < 18_446_744_073_709_551_616.0 {
+        (v as u64).to_string()
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// A tick interval (ms) near `raw`, from seconds to weeks; past that, 2, 5, 10, 20, 50… weeks,
+/// so that any span has a handful of ticks. A week stays the step up to 12 ticks.
 fn time_step(raw: f64) -> u64 {
+    const WEEK: u64 = 604_800_000;
     const STEPS: [u64; 16] = [
         1_000,
         5_000,
@@ -364,11 +325,21 @@ fn time_step(raw: f64) -> u64 {
         172_800_000,
         604_800_000,
     ];
-    STEPS
-        .iter()
-        .copied()
-        .find(|&s| s as f64 >= raw)
-        .unwrap_or(604_800_000)
+    if let Some(s) = STEPS.iter().copied().find(|&s| s as f64 >= raw) {
+        return s;
+    }
+    if raw <= 2.0 * WEEK as f64 {
+        return WEEK;
+    }
+    let mut weeks = 1u64;
+    loop {
+        for m in [2, 5, 10] {
+            if (weeks * m * WEEK) as f64 >= raw {
+                return weeks * m * WEEK;
+            }
+        }
+        weeks *= 10;
+    }
 }
 
 /// Text made safe inside XML.
@@ -390,11 +361,11 @@ mod tests {
 
     #[test]
     fn a_one_sample_spike_survives_decimation() {
-        let mut run: Vec<(u64, f32)> = (0..100_000).map(|t| (t, 10.0)).collect();
-        run[54_321].1 = 9_999.0;
+        let mut run: Vec<Point> = (0..100_000).map(|t| Point { t, v: 10 }).collect();
+        run[54_321].v = 9_999;
         let pts = decimate(&run, 0, 99_999.0, 1000);
         assert!(pts.len() <= 2000, "{}", pts.len());
-        assert!(pts.iter().any(|p| p.v == 9_999.0 && p.t == 54_321));
+        assert!(pts.iter().any(|p| p.v == 9_999 && p.t == 54_321));
         assert!(pts.windows(2).all(|w| w[0].t <= w[1].t), "time order kept");
     }
 
@@ -404,6 +375,14 @@ mod tests {
         assert_eq!(nice_step(230.0), 250.0);
         assert_eq!(nice_ceiling(29_643.0), 30_000.0);
         assert_eq!(time_step(50_000.0), 60_000);
+        // A week up to 12 ticks, then 2, 5, 10… weeks: a handful of ticks over 8,000 years.
+        let week = 604_800_000;
+        assert_eq!(time_step(2.0 * week as f64), week);
+        assert_eq!(time_step(2.1 * week as f64), 5 * week);
+        let longest = super::super::log::LAST_MS as f64;
+        assert!(longest / time_step(longest / 6.0) as f64 <= 12.0);
+        assert_eq!(tick_label(25_000.0), "25000");
+        assert_eq!(tick_label(2e19), "20000000000000000000");
         assert_eq!(time::clock(0, Zone::Utc, true), "1970-01-01 00:00:00");
     }
 }
