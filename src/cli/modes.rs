@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::fold::forecast::Window;
-
 use super::args::{at_least_one_u32, at_least_one_u64, forecast_window, non_negative_seconds};
 use super::{AlertArgs, FormatArg, IntervalArg, NsArgs, ProtocolArg, SourceArgs, TimeArg};
+use crate::fold::forecast::Window;
 
 /// The timeline's flags (no subcommand).
 #[derive(Debug, Args)]
@@ -163,17 +162,26 @@ pub struct StatesArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+
+    /// A proc root to read, as network-connections takes it: the same as --proc-root PATH
+    #[arg(value_name = "PATH", conflicts_with_all = ["proc_root", "netns", "pid"])]
+    pub path: Option<PathBuf>,
 }
 
 /// `conntrend conns`'s flags: connstat's, plus the other modes' namespace and source flags.
 #[derive(Debug, Args)]
 pub struct ConnsArgs {
-    /// IPv4 connections only
-    #[arg(short = '4', long = "ipv4")]
+    /// IPv4 connections only (not with -6, as in connstat)
+    #[arg(
+        short = '4',
+        long = "ipv4",
+        conflicts_with = "ipv6",
+        overrides_with = "ipv4"
+    )]
     pub ipv4: bool,
 
-    /// IPv6 connections only
-    #[arg(short = '6', long = "ipv6")]
+    /// IPv6 connections only (not with -4, as in connstat)
+    #[arg(short = '6', long = "ipv6", overrides_with = "ipv6")]
     pub ipv6: bool,
 
     /// ESTABLISHED connections only (the same as -F state=established)
@@ -189,8 +197,8 @@ pub struct ConnsArgs {
     #[arg(short = 'F', long, value_name = "FIELD=VALUE[,...]")]
     pub filter: Vec<String>,
 
-    /// The fields to print, comma-separated (as in connstat: not an output file) [default:
-    /// laddr,lport,raddr,rport,state]
+    /// The fields to print, comma-separated, or all (as in connstat: not an output file)
+    /// [default: laddr,lport,raddr,rport,state]
     #[arg(short = 'o', long = "output", value_name = "FIELD[,...]")]
     pub fields: Option<String>,
 

@@ -1,9 +1,11 @@
 //! `conntrend conns`: connstat's per-connection report, checked in private namespaces against
 //! sockets the tests built themselves — the exact row set of a held mix under every filter form,
 //! with and without the kernel-side filter; byte and retransmission counts of transfers the tests
-//! made; tcp_info numbers against `ss -tin` at the same moment; and the output shapes.
+//! made; tcp_info numbers against `ss -tin` at the same moment; the output shapes; and connstat's
+//! own rules (`-o all`, `-4` with `-6`, exit statuses, out-of-order segments, example 4).
 
 mod bytes;
+mod connstat;
 mod errors;
 mod filters;
 mod mix;

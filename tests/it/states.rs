@@ -1,6 +1,8 @@
 //! `conntrend states`: the same keys and numbers as network-connections on the real /proc files of
 //! four kernels (its recorded output), exact counts on a held mix in a private namespace with both
-//! sources and with `--all`, and the streaming form.
+//! sources and with `--all`, and the streaming form. script.rs runs the script itself beside it.
+
+mod script;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -188,8 +190,9 @@ fn streams_one_line_per_sample_with_epoch_ms() {
     });
     r.expect_code(0);
     assert!(
-        r.stdout().starts_with("{\n  \"tcp4\": {\n"),
-        "{}",
+        r.stdout()
+            .starts_with("{\n    \"tcp4\": {\n        \"ESTABLISHED\": "),
+        "four spaces a level, as json.dumps(..., indent=4)\n{}",
         r.describe()
     );
     assert!(object(&r.stdout()).get("epoch_ms").is_none());
@@ -205,6 +208,12 @@ fn bad_input_and_missing_files() {
             "/nonexistent/net/tcp",
         ),
         (&["states", "--bogus"], 2, "--bogus"),
+        // network-connections' PATH is --proc-root: given both ways, or with a namespace, it is
+        // refused as --proc-root is.
+        (&["states", "/proc", "--proc-root", "/proc"], 2, "[PATH]"),
+        (&["states", "/proc", "--pid", "1"], 2, "[PATH]"),
+        (&["states", "/proc", "extra"], 2, "extra"),
+        (&["states", "/nonexistent"], 1, "/nonexistent/net/tcp"),
     ] {
         let r = run({
             let mut c = conntrend();

@@ -196,7 +196,12 @@ fn sources(args: SourceArgs) -> Result<Sources, String> {
 }
 
 impl StatesConfig {
-    fn from_args(args: StatesArgs) -> Result<StatesConfig, String> {
+    fn from_args(mut args: StatesArgs) -> Result<StatesConfig, String> {
+        // network-connections' positional PATH is a proc root: --proc-root (clap has refused
+        // the two together).
+        if let Some(path) = args.path.take() {
+            args.source.proc_root = Some(path);
+        }
         let streaming = args.interval.interval_sec.is_some() || args.count.is_some();
         Ok(StatesConfig {
             all: args.all,
@@ -270,9 +275,9 @@ fn rtt_config(a: RttArgs) -> Result<RttConfig, String> {
 /// `conntrend conns`'s flags checked: the filter parsed, the fields named, connstat's rules.
 fn conns_config(args: ConnsArgs) -> Result<ConnsConfig, String> {
     let mut filter = Filter {
-        // -4 and -6 together, like neither: both families.
-        v4: args.ipv4 || !args.ipv6,
-        v6: args.ipv6 || !args.ipv4,
+        // clap has refused -4 with -6, as connstat does.
+        v4: !args.ipv6,
+        v6: !args.ipv4,
         no_loopback: args.no_loopback,
         ..Filter::default()
     };
@@ -294,17 +299,32 @@ fn conns_config(args: ConnsArgs) -> Result<ConnsConfig, String> {
     }
     let fields = match &args.fields {
         None => crate::modes::conns::fields::DEFAULT.to_vec(),
+        // connstat's (libofmt's) rule: `all` alone, and never with -P, whose rows are read by
+        // position and must not change when fields are added.
+        Some(list) if list.trim().eq_ignore_ascii_case("all") => {
+            if args.parsable {
+                return Err(
+                    "\"-o all\" is invalid with parsable output (-P): name the fields, \
+                            as connstat requires"
+                        .into(),
+                );
+            }
+            crate::modes::conns::fields::every()
+        }
         Some(list) => list
             .split(',')
             .map(|name| {
-                Field::parse(name.trim()).ok_or_else(|| {
+                let name = name.trim();
+                Field::parse(name).ok_or_else(|| {
+                    if name.eq_ignore_ascii_case("all") {
+                        return format!("-o {list}: all stands alone (-o all)");
+                    }
                     let valid: Vec<_> = crate::modes::conns::fields::ALL
                         .iter()
                         .map(|f| f.name())
                         .collect();
                     format!(
-                        "-o: unknown field '{}' (valid fields: {})",
-                        name.trim(),
+                        "-o: unknown field '{name}' (valid fields: all, {})",
                         valid.join(", ")
                     )
                 })

@@ -111,6 +111,19 @@ pub const ALL: [Field; 45] = [
 /// connstat's default field list.
 pub const DEFAULT: [Field; 5] = [Laddr, Lport, Raddr, Rport, State];
 
+/// connstat's `-o all`: its field table in its order (connstat_tcp.c, `tcp_fields`).
+const CONNSTAT_ALL: &str = "laddr,raddr,lport,rport,inbytes,insegs,inunorderbytes,inunordersegs,\
+    outbytes,outsegs,retransbytes,retranssegs,suna,unsent,swnd,cwnd,rwnd,mss,rto,rtt,rtts,rttc,\
+    state";
+
+/// `-o all`: connstat's fields in connstat's order, then Linux's in `--help`'s order.
+pub fn every() -> Vec<Field> {
+    let mut v: Vec<Field> = CONNSTAT_ALL.split(',').filter_map(Field::parse).collect();
+    let linux: Vec<Field> = ALL.into_iter().filter(|f| !v.contains(f)).collect();
+    v.extend(linux);
+    v
+}
+
 /// What a field needs beyond the socket's header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
@@ -391,6 +404,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         assert_eq!(Field::parse("nope"), None);
+    }
+
+    #[test]
+    fn all_is_connstat_s_table_then_linux_s_fields_each_once() {
+        let every = every();
+        assert_eq!(every.len(), ALL.len());
+        let names: Vec<&str> = every.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names[..23].join(","),
+            CONNSTAT_ALL.replace(char::is_whitespace, "")
+        );
+        assert_eq!(names[23..26], ["rttvar", "minrtt", "rqueue"]);
+        assert!(ALL.iter().all(|f| every.contains(f)));
     }
 
     #[test]

@@ -104,3 +104,40 @@ fn a_stop_or_a_departed_reader_ends_the_reports() {
     let (ending, _) = run_on(&args, clock);
     assert_eq!(ending, Ending::ReaderGone);
 }
+
+/// The command line's error for `args`, as lowering reports it (clap's or conntrend's).
+fn refused(args: &[&str]) -> String {
+    let argv = ["conntrend", "conns"]
+        .into_iter()
+        .chain(args.iter().copied());
+    match crate::cli::command().try_get_matches_from(argv) {
+        Err(e) => e.to_string(),
+        Ok(m) => Action::from_cli(Cli::from_arg_matches(&m).unwrap()).unwrap_err(),
+    }
+}
+
+#[test]
+fn all_is_every_field_and_ipv4_never_goes_with_ipv6() {
+    assert_eq!(config(&["-o", "all"]).fields, fields::every());
+    assert_eq!(config(&["-o", "ALL", "--json"]).fields, fields::every());
+    assert!(refused(&["-o", "all", "-P"]).contains("\"-o all\" is invalid with parsable"));
+    assert!(refused(&["-o", "state,all"]).contains("all stands alone"));
+    let (ending, text) = run_on(&["-o", "all", "-F", "state=close_wait"], Scripted::new());
+    assert_eq!(ending, Ending::Finished);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header[..5], ["LADDR", "RADDR", "LPORT", "RPORT", "INBYTES"]);
+    assert_eq!(header.len(), fields::ALL.len());
+    assert_eq!(text.lines().count(), 1 + ss_ports("CLOSE-WAIT").len());
+
+    for args in [
+        &["-4", "-6"][..],
+        &["-6", "-4"],
+        &["--ipv6", "-e", "--ipv4"],
+    ] {
+        assert!(refused(args).contains("cannot be used with"), "{args:?}");
+    }
+    let v4v6 = |c: ConnsConfig| (c.filter.v4, c.filter.v6);
+    assert_eq!(v4v6(config(&["-4", "-4"])), (true, false));
+    assert_eq!(v4v6(config(&["-6"])), (false, true));
+    assert_eq!(v4v6(config(&[])), (true, true));
+}

@@ -106,3 +106,60 @@ fn streaming_stamps_each_object_until_the_count_or_a_stop() {
     let (ending, objects) = run_on(&config(Some(1), None), clock);
     assert_eq!((ending, objects.len()), (Ending::ReaderGone, 2));
 }
+
+/// network-connections' positional PATH is `--proc-root PATH`; with `--proc-root`, `--netns` or
+/// `--pid` it is refused, as `--proc-root` is.
+#[test]
+fn the_script_s_path_is_the_proc_root() {
+    use crate::cli::{Cli, lower::Action};
+    use clap::FromArgMatches;
+    let lower = |args: &[&str]| {
+        let argv = ["conntrend", "states"].iter().chain(args);
+        let m = crate::cli::command().try_get_matches_from(argv)?;
+        Ok::<_, clap::Error>(Action::from_cli(Cli::from_arg_matches(&m).unwrap()))
+    };
+    let Ok(Ok(Action::States(c))) = lower(&["saved/proc", "--pretty"]) else {
+        panic!("states")
+    };
+    let root = std::path::PathBuf::from("saved/proc");
+    assert_eq!(c.source.choice, SourceChoice::Proc(root.clone()));
+    assert_eq!(c.source.proc_root, Some(root));
+    assert!(c.pretty);
+    for both in [
+        &["saved/proc", "--proc-root", "other"][..],
+        &["saved/proc", "--netns", "x"],
+        &["saved/proc", "--pid", "1"],
+    ] {
+        assert!(lower(both).is_err(), "{both:?}");
+    }
+}
+
+/// `--pretty` is `json.dumps(..., indent=4)`'s layout (tests/it/states/script.rs compares it with
+/// the script's own bytes).
+#[test]
+fn pretty_indents_four_spaces_a_level() {
+    let mut config = config(None, None);
+    config.pretty = true;
+    let mut sampler = sampler(mix(), Protocols::ALL);
+    let mut out = Vec::new();
+    let mut clock = Scripted::new();
+    run_with(
+        &config,
+        &mut sampler,
+        &mut out,
+        false,
+        &mut clock,
+        &Reporter::new(false),
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("{\n    \"tcp4\": {\n        \"ESTABLISHED\": "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n        \"UNKNOWN\": 0\n    }\n}\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + 7 * 14 + 1, "{text}");
+}
