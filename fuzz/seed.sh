@@ -34,3 +34,16 @@ for table in ../tests/fixtures/network-connections/*/net/*; do
 done
 # ctnetlink entries (TCP/UDP/ICMP/GRE, IPv4 and IPv6) as the kernel nests their attributes.
 cp seeds/ctentry/* corpus/ctentry/
+# serve's request heads: the first byte is the size of the pieces they arrive in, then the head.
+seed_http() { printf "\\$(printf '%03o' "$2")%b" "$3" > "corpus/http/$1"; }
+seed_http prometheus 255 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9959\r\nUser-Agent: Prometheus/2.53.0\r\nAccept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n'
+seed_http curl 7 'GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n'
+seed_http lf-only 1 'GET /metrics?x=1 HTTP/1.0\n\n'
+seed_http lf-crlf 3 'GET /metrics HTTP/1.1\nHost: x\n\r\n'
+seed_http pipelined 2 'GET /metrics HTTP/1.1\n\nGET / HTTP/1.1\r\n\r\n'
+seed_http q0 255 'HEAD /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;q=0, text/plain\r\n\r\n'
+seed_http version 255 'GET / HTTP/2.0\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
+seed_http bad-version 5 'GET / HTTP/1.7abc\r\n\r\n'
+seed_http post 255 'POST /metrics HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody'
+seed_http bare-cr 255 'GET / HTTP/1.1\r\nX: a\rb\r\n\r\n'
+seed_http unfinished 1 'GET /metrics HTTP/1.1\r\nHost: x\r\n'

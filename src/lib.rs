@@ -65,4 +65,11 @@ pub mod api {
     pub mod rtt {
         pub use crate::modes::rtt::packet::{ACK, SYN, Segment, frame};
     }
+
+    /// `serve`'s request-head parser and its limits, for its fuzz target.
+    pub mod serve {
+        pub use crate::modes::serve::http::{
+            MAX_HEAD, MAX_HEADERS, Refusal, Request, parse_head, read_head,
+        };
+    }
 }

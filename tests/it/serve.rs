@@ -7,6 +7,7 @@ mod alerts;
 mod forecast;
 mod http;
 mod prometheus;
+mod slots;
 mod textfile;
 mod values;
 
@@ -24,6 +25,8 @@ use crate::util::conntrend;
 
 /// `conntrend serve`'s default address: every test has its own namespace, so all can use it.
 pub const PORT: u16 = 9959;
+/// The first line `conntrend serve` writes on stderr, followed by the address it listens on.
+pub const LISTENING: &str = "conntrend: listening on ";
 
 /// A child process killed (and reaped) when dropped, so no test leaves a server behind.
 pub struct Killed(pub Child);
@@ -52,6 +55,8 @@ impl Serve {
     }
 
     /// As [`Serve::start`], on `port` (passed as `--listen 127.0.0.1:PORT` unless it is [`PORT`]).
+    /// Port 0 lets the kernel choose: the port is then read from the line the server says it on
+    /// ([`LISTENING`]), and `addr` is set to it.
     pub fn start_on(ns: &NetNs, port: u16, args: &[&str]) -> Serve {
         let mut cmd = conntrend();
         cmd.arg("serve");
@@ -85,7 +90,12 @@ impl Serve {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if ns.ss_socks().contains(&listening) {
+            if port == 0 {
+                if let Some(addr) = serve.listening() {
+                    serve.addr = addr.parse().unwrap_or_else(|e| panic!("{addr:?}: {e}"));
+                    return serve;
+                }
+            } else if ns.ss_socks().contains(&listening) {
                 return serve;
             }
             if let Ok(Some(status)) = serve.child.0.try_wait() {
@@ -106,9 +116,23 @@ impl Serve {
         }
     }
 
-    /// What it wrote on stderr so far.
+    /// The address of the [`LISTENING`] line, once the server has written it.
+    pub fn listening(&self) -> Option<String> {
+        let all = self.stderr.lock().unwrap().clone();
+        let (first, _) = all.split_once('\n')?;
+        first.strip_prefix(LISTENING).map(str::to_string)
+    }
+
+    /// What it wrote on stderr so far, after the [`LISTENING`] line.
     pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        let all = self.stderr.lock().unwrap().clone();
+        match all.strip_prefix(LISTENING) {
+            Some(rest) => rest
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .to_string(),
+            None => all,
+        }
     }
 
     /// Its stderr once it has `lines` lines (collected by another thread, so a line written
