@@ -1,4 +1,5 @@
-//! `conntrend conntrack`'s flags and its commands (show, config, config set, flush, stats).
+//! `conntrend conntrack`'s flags and its commands (show, config, config set, flush, stats,
+//! delete, events).
 
 use clap::{Args, Subcommand};
 
@@ -7,8 +8,10 @@ use super::NsArgs;
 /// `conntrend conntrack`: a command, or `show`'s flags directly.
 #[derive(Debug, Args)]
 pub struct ConntrackArgs {
+    // Boxed: inline, these commands' flags would make the parsed command line of every mode
+    // as large (clippy: large_enum_variant).
     #[command(subcommand)]
-    pub command: Option<CtCommand>,
+    pub command: Option<Box<CtCommand>>,
 
     #[command(flatten)]
     pub show: CtShowArgs,
@@ -16,13 +19,21 @@ pub struct ConntrackArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CtCommand {
-    /// One row per tracked connection: protocol, state, original and reply direction (NAT shows
-    /// as a reply that is not the mirror of the original), seconds to expiry, mark, zone
+    /// grout's table: two rows per tracked connection (fwd: the original direction, rev: the
+    /// reply; NAT shows as a rev row that is not the mirror of fwd) with id, state, protocol,
+    /// ports (the identifier for ICMP echo), seconds to expiry, mark, zone, and packets and bytes
+    /// when nf_conntrack_acct is on
     Show(CtShowArgs),
-    /// `used N (x%)`, `max`, `buckets` and every TCP/UDP/ICMP/generic timeout; `config set NAME
-    /// VALUE...` changes them
+    /// grout's `used N (x%)`, `max` and six timeouts, then Linux's `buckets` and every
+    /// TCP/UDP/ICMP/generic timeout; `config set NAME VALUE...` changes them
     #[command(args_conflicts_with_subcommands = true)]
     Config(CtConfigArgs),
+    /// Delete the entries the filters match (all of them without a filter) and print them as
+    /// show does; exit 1 when none matched, as `conntrack -D` does (root only)
+    Delete(CtShowArgs),
+    /// The table's events as they happen (NEW, UPDATE, DESTROY), as `conntrack -E` shows them,
+    /// until Ctrl-C or SIGTERM; then a count of each on stderr (root only)
+    Events(CtEventsArgs),
     /// Delete every entry of the namespace, both families (root only)
     Flush(CtNsArgs),
     /// The kernel's conntrack counters summed over CPUs. drop and early_drop count packets
@@ -30,9 +41,46 @@ pub enum CtCommand {
     Stats(CtJsonArgs),
 }
 
-/// `conntrack show`'s flags.
+/// `conntrack show`'s and `delete`'s flags.
 #[derive(Debug, Args)]
 pub struct CtShowArgs {
+    #[command(flatten)]
+    pub filter: CtFilterArgs,
+
+    /// JSON Lines: one object per entry
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// `conntrack events`' flags.
+#[derive(Debug, Args)]
+pub struct CtEventsArgs {
+    #[command(flatten)]
+    pub filter: CtFilterArgs,
+
+    /// Only these events: NEW, UPDATE, DESTROY, comma-separated, or ALL (conntrack's -e)
+    #[arg(short = 'e', long = "event-mask", value_name = "EVENTS")]
+    pub event_mask: Option<String>,
+
+    /// The socket's receive queue in bytes (conntrack's -b): a larger one loses fewer events
+    /// in a burst
+    #[arg(short = 'b', long = "buffer-size", value_name = "BYTES")]
+    pub buffer_size: Option<usize>,
+
+    /// JSON Lines: one object per event (its `event`, then the fields of show --json)
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub ns: NsArgs,
+}
+
+/// Which entries `show`, `delete` and `events` take.
+#[derive(Debug, Args)]
+pub struct CtFilterArgs {
     /// Only this protocol: tcp, udp, icmp, icmpv6, sctp, dccp, gre, udplite or a number
     #[arg(short = 'p', long = "proto", value_name = "PROTO")]
     pub proto: Option<String>,
@@ -62,12 +110,21 @@ pub struct CtShowArgs {
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// JSON Lines: one object per entry
-    #[arg(long)]
-    pub json: bool,
+    /// Only entries with this source port (original direction)
+    #[arg(long, value_name = "PORT")]
+    pub sport: Option<u16>,
 
-    #[command(flatten)]
-    pub ns: NsArgs,
+    /// Only entries with this destination port (original direction)
+    #[arg(long, value_name = "PORT")]
+    pub dport: Option<u16>,
+
+    /// Only entries whose mark, ANDed with MASK, is MARK (decimal or 0x hex, as conntrack's)
+    #[arg(long, value_name = "MARK[/MASK]")]
+    pub mark: Option<String>,
+
+    /// Only entries in this conntrack zone (0: the default zone)
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<u16>,
 }
 
 /// `conntrack config`.
@@ -84,8 +141,10 @@ pub struct CtConfigArgs {
 pub enum CtConfigCommand {
     /// Usage, limits and timeouts (the default)
     Show(CtJsonArgs),
-    /// Set sysctls by the names `config show` prints (and max, buckets): all are checked first,
-    /// and if one write fails the ones already written are put back
+    /// Set grout's settings (max, closed-timeout, new-timeout, established-udp-timeout,
+    /// established-tcp-timeout, half-close-timeout, time-wait-timeout: each writes the sysctls
+    /// it stands for) or sysctls by the names `config show` prints: all are checked first, 0
+    /// keeps a value as in grout, and if one write fails the ones already written are put back
     Set(CtSetArgs),
 }
 
@@ -110,7 +169,8 @@ pub struct CtNsArgs {
 /// `conntrack config set NAME VALUE [NAME VALUE]...`.
 #[derive(Debug, Args)]
 pub struct CtSetArgs {
-    /// Pairs of a name and a positive whole number of seconds (or entries, for max and buckets)
+    /// Pairs of a name and a whole number of seconds (or entries, for max and buckets); 0 keeps
+    /// the value it had
     #[arg(value_name = "NAME VALUE", required = true, num_args = 2..)]
     pub pairs: Vec<String>,
 

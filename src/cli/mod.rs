@@ -96,7 +96,7 @@ pub enum Command {
     #[command(version)]
     Conns(ConnsArgs),
     /// The netfilter connection tracking table of the namespace: its entries (show, the default),
-    /// usage and timeouts (config), flush, and the kernel's statistics (stats)
+    /// usage and timeouts (config), delete, events, flush, and the kernel's statistics (stats)
     #[command(version, alias = "ct", args_conflicts_with_subcommands = true)]
     Conntrack(ConntrackArgs),
     /// Passive round-trip times from packets, live (-i IFACE) or from a capture file (-r FILE):

@@ -1,7 +1,14 @@
 //! `conntrend conntrack`: in private namespaces whose nftables rules turn connection tracking on,
-//! a known set of flows is listed exactly and as `conntrack -L` lists it; `config` agrees with
-//! `conntrack -C` and the sysctls and sets them all-or-nothing; `flush` empties the table; `stats`
-//! equals `conntrack -S` summed; the timeline's `--conntrack` columns follow the count.
+//! a known set of flows is listed exactly and as `conntrack -L` lists it, in grout's layout
+//! ([`show`]); `config` agrees with `conntrack -C` and the sysctls, speaks grout's names and sets
+//! them all-or-nothing ([`config`]); `delete` removes what `conntrack -D` would ([`delete`]);
+//! `events` sees what `conntrack -E` sees ([`events`]); `flush` empties the table; `stats` equals
+//! `conntrack -S` summed; the timeline's `--conntrack` columns follow the count.
+
+mod config;
+mod delete;
+mod events;
+mod show;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
@@ -14,30 +21,34 @@ use crate::netns::{NetNs, with_netns};
 use crate::util::{conntrend, run};
 
 /// A flow as both tools describe it: protocol, state, original src, dst, sport, dport.
-type Flow = (String, String, String, String, u16, u16);
+pub type Flow = (String, String, String, String, u16, u16);
 
 /// Turns tracking on in this namespace: a rule with a `ct` expression on output.
-fn track(ns: &NetNs) {
+pub fn track(ns: &NetNs) {
     ns.nft(
         "table inet tracking {\n chain out {\n type filter hook output priority 0;\n \
          ct state new accept\n }\n}\n",
     );
 }
 
-fn ct(args: &[&str]) -> crate::util::Run {
+pub fn ct(args: &[&str]) -> crate::util::Run {
     let mut cmd = conntrend();
     cmd.arg("conntrack").args(args);
     run(cmd)
 }
 
 /// `conntrend ct show --json`, as flows.
-fn listed(args: &[&str]) -> BTreeSet<Flow> {
+pub fn listed(args: &[&str]) -> BTreeSet<Flow> {
     let mut all = vec!["show", "--json"];
     all.extend_from_slice(args);
     let r = ct(&all);
     r.expect_code(0);
-    r.stdout()
-        .lines()
+    json_flows(&r.stdout())
+}
+
+/// JSON Lines of entries (show's, delete's), as flows.
+pub fn json_flows(text: &str) -> BTreeSet<Flow> {
+    text.lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             let s = |k: &str| {
@@ -59,9 +70,14 @@ fn listed(args: &[&str]) -> BTreeSet<Flow> {
 }
 
 /// `conntrack -L` of this namespace, as flows (its own text format, parsed).
-fn conntrack_l() -> BTreeSet<Flow> {
+pub fn conntrack_l() -> BTreeSet<Flow> {
+    conntrack_l_with(&[])
+}
+
+/// `conntrack -L ARGS` of this namespace, as flows.
+pub fn conntrack_l_with(args: &[&str]) -> BTreeSet<Flow> {
     let mut cmd = Command::new("conntrack");
-    cmd.arg("-L");
+    cmd.arg("-L").args(args);
     let r = run(cmd);
     r.expect_code(0);
     r.stdout()
@@ -99,13 +115,13 @@ fn conntrack_l() -> BTreeSet<Flow> {
         .collect()
 }
 
-fn flow(proto: &str, state: &str, src: &str, dst: &str, sport: u16, dport: u16) -> Flow {
+pub fn flow(proto: &str, state: &str, src: &str, dst: &str, sport: u16, dport: u16) -> Flow {
     let (p, s) = (proto.to_string(), state.to_string());
     (p, s, src.to_string(), dst.to_string(), sport, dport)
 }
 
 /// Counts lines `name value` into pairs.
-fn pairs(text: &str) -> Vec<(String, u64)> {
+pub fn pairs(text: &str) -> Vec<(String, u64)> {
     text.lines()
         .map(|l| {
             let (n, v) = l.split_once(' ').unwrap_or_else(|| panic!("{l}"));
@@ -114,7 +130,7 @@ fn pairs(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn netfilter(name: &str) -> u64 {
+pub fn netfilter(name: &str) -> u64 {
     let path = format!("/proc/sys/net/netfilter/nf_conntrack_{name}");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -123,11 +139,22 @@ fn netfilter(name: &str) -> u64 {
         .unwrap()
 }
 
+/// Sets a sysctl of this namespace's table (`nf_conntrack_NAME`).
+pub fn set_netfilter(name: &str, value: u64) {
+    let path = format!("/proc/sys/net/netfilter/nf_conntrack_{name}");
+    std::fs::write(&path, format!("{value}\n")).unwrap_or_else(|e| panic!("{path}: {e}"));
+}
+
+/// Turns tracking on and holds [`hold_flows`]' flows.
+pub fn flows(ns: &NetNs) -> (Mix<'_>, Vec<UdpSocket>, BTreeSet<Flow>) {
+    track(ns);
+    hold_flows(ns)
+}
+
 /// Holds: two ESTABLISHED TCP connections (IPv4 41001 -> 7000, IPv6 41002 -> 7001), one in
 /// TIME_WAIT (41003 -> 7000), one UDP flow answered (41010 -> 9001) and one never answered
 /// (41011 -> 9002). Returns what each tool should list.
-fn flows(ns: &NetNs) -> (Mix<'_>, Vec<UdpSocket>, BTreeSet<Flow>) {
-    track(ns);
+pub fn hold_flows(ns: &NetNs) -> (Mix<'_>, Vec<UdpSocket>, BTreeSet<Flow>) {
     let mut mix = Mix::new(ns);
     mix.listen(false, 7000)
         .listen(true, 7001)
@@ -153,139 +180,6 @@ fn flows(ns: &NetNs) -> (Mix<'_>, Vec<UdpSocket>, BTreeSet<Flow>) {
         flow("udp", "UNREPLIED", lo4, lo4, 41011, 9002),
     ]);
     (mix, vec![server, quiet, answered, unanswered], want)
-}
-
-#[test]
-fn show_lists_exactly_the_tracked_flows_as_conntrack_does() {
-    with_netns(|ns| {
-        let (_mix, _udp, want) = flows(ns);
-        ns.wait_until("conntrack -L to list the five flows", || {
-            conntrack_l() == want
-        });
-        assert_eq!(listed(&[]), want);
-        assert_eq!(listed(&[]), conntrack_l());
-        // Filters, each against the same held flows.
-        let only = |f: &dyn Fn(&Flow) -> bool| -> BTreeSet<Flow> {
-            want.iter().filter(|x| f(x)).cloned().collect()
-        };
-        assert_eq!(listed(&["-p", "udp"]), only(&|f| f.0 == "udp"));
-        assert_eq!(listed(&["-6"]), only(&|f| f.2 == "::1"));
-        assert_eq!(
-            listed(&["-4", "-p", "6"]),
-            only(&|f| f.0 == "tcp" && f.2 != "::1")
-        );
-        assert_eq!(
-            listed(&["--state", "time_wait"]),
-            only(&|f| f.1 == "TIME_WAIT")
-        );
-        assert_eq!(
-            listed(&["--state", "UNREPLIED"]),
-            only(&|f| f.1 == "UNREPLIED")
-        );
-        assert_eq!(listed(&["--port", "7000"]), only(&|f| f.5 == 7000));
-        assert_eq!(listed(&["--dst", "::1/128"]), only(&|f| f.3 == "::1"));
-        assert_eq!(
-            listed(&["--src", "127.0.0.0/8", "--port", "9002"]),
-            only(&|f| f.5 == 9002)
-        );
-        // The text form: a header and one row per flow, both directions shown.
-        let text = ct(&[]);
-        text.expect_code(0);
-        let out = text.stdout();
-        assert!(out.starts_with("PROTO   STATE        ORIGINAL"), "{out}");
-        assert_eq!(out.lines().count(), 1 + want.len(), "{out}");
-        assert!(
-            out.contains("127.0.0.1:41001 -> 127.0.0.1:7000")
-                && out.contains("127.0.0.1:7000 -> 127.0.0.1:41001"),
-            "{out}"
-        );
-        assert!(out.contains("[::1]:41002 -> [::1]:7001"), "{out}");
-    });
-}
-
-#[test]
-fn config_show_agrees_with_conntrack_c_and_the_sysctls() {
-    with_netns(|ns| {
-        let (_mix, _udp, want) = flows(ns);
-        ns.wait_until("five flows", || conntrack_l() == want);
-        let mut c = Command::new("conntrack");
-        c.arg("-C");
-        let count: u64 = run(c).stdout().trim().parse().unwrap();
-        assert_eq!(count, 5);
-        let r = ct(&["config"]);
-        r.expect_code(0);
-        let out = r.stdout();
-        let mut lines = out.lines();
-        let max = netfilter("max");
-        let pct = count as f64 * 100.0 / max as f64;
-        assert_eq!(
-            lines.next(),
-            Some(format!("used {count} ({pct:.1}%)").as_str())
-        );
-        let rest: Vec<(String, u64)> = pairs(&lines.collect::<Vec<_>>().join("\n"));
-        assert_eq!(rest[0], ("max".to_string(), max));
-        assert_eq!(rest[1], ("buckets".to_string(), netfilter("buckets")));
-        let timeouts = &rest[2..];
-        assert!(timeouts.len() >= 10, "{out}");
-        for (name, v) in timeouts {
-            assert!(name.contains("timeout"), "{name}");
-            assert_eq!(*v, netfilter(name), "{name}");
-        }
-        assert!(timeouts.iter().any(|(n, _)| n == "tcp_timeout_time_wait"));
-        let json = ct(&["config", "show", "--json"]);
-        let v: Value = serde_json::from_str(&json.stdout()).unwrap();
-        assert_eq!(v["used"], count);
-        assert_eq!(v["max"], max);
-        assert_eq!(v["udp_timeout"], netfilter("udp_timeout"));
-    });
-}
-
-#[test]
-fn config_set_writes_everything_or_nothing() {
-    with_netns(|_ns| {
-        ct(&[
-            "config",
-            "set",
-            "tcp_timeout_time_wait",
-            "61",
-            "udp_timeout",
-            "17",
-        ])
-        .expect_code(0);
-        assert_eq!(netfilter("tcp_timeout_time_wait"), 61);
-        assert_eq!(netfilter("udp_timeout"), 17);
-        // max is read-only outside the initial namespace: the write fails after udp_timeout was
-        // written, which is put back.
-        let r = ct(&["config", "set", "udp_timeout", "18", "max", "1000"]);
-        r.expect_code(1);
-        assert!(r.stderr().contains("cannot set max"), "{}", r.describe());
-        assert!(r.stderr().contains("put back"), "{}", r.describe());
-        assert_eq!(netfilter("udp_timeout"), 17);
-        // Bad input changes nothing and exits 2.
-        for bad in [
-            &["udp_timeout", "0"][..],
-            &["udp_timeout", "-5"],
-            &["udp_timeout", "ten"],
-            &["no_such_timeout", "5"],
-            &["udp_timeout", "19", "tcp_timeout_close"],
-            &["udp_timeout", "19", "udp_timeout", "20"],
-        ] {
-            let mut args = vec!["config", "set"];
-            args.extend_from_slice(bad);
-            let r = ct(&args);
-            r.expect_code(2);
-            assert_eq!(
-                r.stderr()
-                    .lines()
-                    .filter(|l| l.starts_with("error:"))
-                    .count(),
-                1,
-                "{}",
-                r.describe()
-            );
-            assert_eq!(netfilter("udp_timeout"), 17, "{bad:?} changed something");
-        }
-    });
 }
 
 #[test]
@@ -451,8 +345,8 @@ fn top_shows_the_table_s_usage() {
 }
 
 /// ctnetlink answers only CAP_NET_ADMIN: without it (dropped from the bounding set, which works
-/// as root and inside a user namespace alike), `flush` and `show` say so (exit 1) and `stats`
-/// falls back to /proc/net/stat/nf_conntrack with one note.
+/// as root and inside a user namespace alike), `flush`, `show`, `delete` and `events` say so
+/// (exit 1) and `stats` falls back to /proc/net/stat/nf_conntrack with one note.
 #[test]
 fn without_cap_net_admin_ctnetlink_is_explained() {
     with_netns(|ns| {
@@ -465,7 +359,12 @@ fn without_cap_net_admin_ctnetlink_is_explained() {
                 .args(args);
             run(cmd)
         };
-        for args in [&["flush"][..], &["show"]] {
+        for args in [
+            &["flush"][..],
+            &["show"],
+            &["delete", "--port", "9"],
+            &["events"],
+        ] {
             let r = as_nobody(args);
             r.expect_code(1);
             assert!(r.stderr().contains("CAP_NET_ADMIN"), "{}", r.describe());
@@ -479,58 +378,5 @@ fn without_cap_net_admin_ctnetlink_is_explained() {
             r.describe()
         );
         assert_eq!(pairs(&r.stdout()), conntrack_s());
-    });
-}
-
-/// `config set --netns`: the names are checked, and the values written, in the target namespace,
-/// whatever the caller's namespace has.
-#[test]
-fn config_set_works_in_the_namespace_it_names() {
-    let parked = crate::netns::park_netns(|_ns, park| park(netfilter("udp_timeout")));
-    let target_before = parked.info;
-    with_netns(move |_ns| {
-        let ours = netfilter("udp_timeout");
-        let path = parked.path.clone();
-        let r = ct(&["config", "set", "--netns", &path, "udp_timeout", "23"]);
-        r.expect_code(0);
-        // The caller's own value is untouched.
-        assert_eq!(netfilter("udp_timeout"), ours);
-        let r = ct(&["config", "show", "--netns", &path, "--json"]);
-        r.expect_code(0);
-        let v: Value = serde_json::from_str(&r.stdout()).unwrap();
-        assert_eq!(v["udp_timeout"], 23, "{}", r.describe());
-        assert_ne!(
-            target_before, 23,
-            "the target already had the value written"
-        );
-        // An unknown name: bad input, told once, exit 2, nothing written.
-        let r = ct(&[
-            "config",
-            "set",
-            "--netns",
-            &path,
-            "udp_timeout",
-            "24",
-            "nope",
-            "5",
-        ]);
-        r.expect_code(2);
-        let errors: Vec<String> = r
-            .stderr()
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .map(str::to_string)
-            .collect();
-        assert_eq!(errors.len(), 1, "{}", r.describe());
-        assert!(
-            errors[0].contains("unknown setting 'nope'"),
-            "{}",
-            r.describe()
-        );
-        assert!(errors[0].contains("udp_timeout"), "{}", r.describe());
-        let r = ct(&["config", "show", "--netns", &path, "--json"]);
-        let v: Value = serde_json::from_str(&r.stdout()).unwrap();
-        assert_eq!(v["udp_timeout"], 23, "{}", r.describe());
-        drop(parked);
     });
 }

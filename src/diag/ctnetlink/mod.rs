@@ -1,11 +1,13 @@
 //! ctnetlink (NETLINK_NETFILTER, subsystem CTNETLINK): the connection tracking table's dump, its
-//! global and per-CPU statistics, and flush, over one [`Channel`] — the same socket-and-buffer loop
-//! and message walk as the sock_diag seam. ctnetlink answers only CAP_NET_ADMIN.
+//! global and per-CPU statistics, flush and the deletion of single entries, over one [`Channel`]
+//! — the same socket-and-buffer loop and message walk as the sock_diag seam — and the table's
+//! events ([`events`]). ctnetlink answers only CAP_NET_ADMIN.
 
 use crate::diag::attrs::{self, be};
 use crate::diag::{Channel, DiagError, DumpEnd, walk_messages};
 
 pub mod entry;
+pub mod events;
 
 use entry::Entry;
 
@@ -18,6 +20,11 @@ const MSG_GET: u16 = 1;
 const MSG_DELETE: u16 = 2;
 const MSG_GET_STATS_CPU: u16 = 4;
 const MSG_GET_STATS: u16 = 5;
+// CTA_* a deletion names the entry by.
+const CTA_TUPLE_ORIG: u16 = 1;
+const CTA_ID: u16 = 12;
+const CTA_ZONE: u16 = 18;
+const NLA_F_NESTED: u16 = 0x8000;
 // CTA_STATS_GLOBAL_*.
 const GLOBAL_ENTRIES: u16 = 1;
 const GLOBAL_MAX: u16 = 2;
@@ -134,12 +141,18 @@ impl CtSocket {
     /// Dumps every tracked connection of this namespace (both families), one [`Entry`] each,
     /// parsed in place into one reused entry.
     pub fn dump(&mut self, mut visit: impl FnMut(&Entry)) -> Result<DumpEnd, DiagError> {
+        self.dump_raw(|entry, _| visit(entry))
+    }
+
+    /// As [`CtSocket::dump`], with each entry's attributes as the kernel sent them (what
+    /// [`CtSocket::delete`] takes).
+    pub fn dump_raw(&mut self, mut visit: impl FnMut(&Entry, &[u8])) -> Result<DumpEnd, DiagError> {
         let seq = self.request(MSG_GET, NLM_F_DUMP, libc::AF_UNSPEC as u8);
         let mut entry = Entry::default();
         let mut bad = false;
         let end = self.exchange(seq, |_, attrs| {
             if entry.parse(attrs) {
-                visit(&entry);
+                visit(&entry, attrs);
             } else {
                 bad = true;
             }
@@ -172,12 +185,55 @@ impl CtSocket {
         Ok(stats)
     }
 
+    /// Deletes the one entry whose attributes (as a dump sent them) are `attrs`, named by its
+    /// original tuple, its zone and its id (so an entry that has since been replaced by another
+    /// with the same tuple is left alone). False when the kernel no longer has it (ENOENT). An
+    /// entry without an original tuple is refused here: a deletion without a tuple would flush
+    /// the whole table.
+    pub fn delete(&mut self, attrs_bytes: &[u8]) -> Result<bool, DiagError> {
+        let tuple = attrs::find(attrs_bytes, CTA_TUPLE_ORIG).ok_or(DiagError::Malformed(
+            "a conntrack entry without its original tuple",
+        ))?;
+        let mut probe = Entry::default();
+        if !probe.parse(attrs_bytes) {
+            return Err(DiagError::Malformed("a conntrack entry without its tuples"));
+        }
+        let family = if probe.is_v4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let seq = self.request(MSG_DELETE, NLM_F_ACK, family as u8);
+        put_attr(&mut self.request, NLA_F_NESTED | CTA_TUPLE_ORIG, tuple);
+        if let Some(zone) = attrs::find(attrs_bytes, CTA_ZONE) {
+            put_attr(&mut self.request, CTA_ZONE, zone);
+        }
+        if let Some(id) = attrs::find(attrs_bytes, CTA_ID) {
+            put_attr(&mut self.request, CTA_ID, id);
+        }
+        let len = self.request.len() as u32;
+        self.request[..4].copy_from_slice(&len.to_ne_bytes());
+        match self.exchange(seq, |_, _| {}) {
+            Ok(_) => Ok(true),
+            Err(DiagError::Kernel(libc::ENOENT)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes every entry of `family` (AF_INET or AF_INET6).
     pub fn flush(&mut self, family: u8) -> Result<(), DiagError> {
         let seq = self.request(MSG_DELETE, NLM_F_ACK, family);
         self.exchange(seq, |_, _| {})?;
         Ok(())
     }
+}
+
+/// Appends one attribute (padded to 4 bytes) to a request.
+fn put_attr(out: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(payload);
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 #[cfg(test)]
@@ -196,5 +252,14 @@ mod tests {
         s.add_cpu(&cpu);
         s.add_cpu(&cpu);
         assert_eq!((s.found, s.drop, s.early_drop, s.insert), (10, 6, 2, 0));
+    }
+
+    /// A deletion without a tuple would flush the table: it is never sent.
+    #[test]
+    fn a_deletion_without_a_tuple_is_refused_before_it_is_sent() {
+        let mut ct = CtSocket::open().expect("a NETLINK_NETFILTER socket");
+        for attrs in [&[][..], &8u16.to_ne_bytes()] {
+            assert!(matches!(ct.delete(attrs), Err(DiagError::Malformed(_))));
+        }
     }
 }

@@ -1,26 +1,36 @@
 //! `conntrend conntrack` (alias `ct`): the netfilter connection tracking table of a network
-//! namespace — its entries (`show`), usage and timeouts (`config show`, `config set`), `flush` and
-//! the kernel's statistics (`stats`) — shaped like the grout router's commands. The entries come
-//! from ctnetlink over the same socket loop as the sock_diag seam; usage and settings from the
-//! namespace's sysctls. `--conntrack` on the timeline and `top`'s conntrack line read
-//! [`usage::UsageReader`].
+//! namespace — its entries (`show`), usage and timeouts (`config show`, `config set`), `flush`,
+//! the kernel's statistics (`stats`), and conntrack(8)'s `delete` and `events` — shaped like the
+//! grout router's commands. The entries and events come from ctnetlink over the same socket loop
+//! as the sock_diag seam; usage and settings from the namespace's sysctls. `--conntrack` on the
+//! timeline and `top`'s conntrack line read [`usage::UsageReader`].
+//!
+//! [`usage::UsageReader`]: crate::probes::conntrack::usage::UsageReader
 
+pub mod config;
+pub mod delete;
+pub mod events;
+pub mod filter;
 pub mod show;
+pub mod table;
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::app::exit::{Stop, is_reader_gone};
+use crate::app::exit::is_reader_gone;
 use crate::app::session::Session;
 use crate::app::settings::Target;
 use crate::app::sink::Sink;
 use crate::diag::DiagError;
 use crate::diag::ctnetlink::CtSocket;
-use crate::probes::conntrack::sysctl::{DIR, Sysctls, usage_line};
+use crate::probes::conntrack::sysctl::{DIR, Sysctls};
 use crate::report::reporter::say;
-use show::CtFilter;
+use events::EventsConfig;
+use filter::CtFilter;
+use show::{columns, entry_rows, json_row};
+use table::Table;
 
 /// What `conntrend conntrack` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +42,18 @@ pub enum CtAction {
     ConfigShow {
         json: bool,
     },
-    /// Checked names (as `config show` prints them, or `max`/`buckets`) and positive values.
+    /// Names (grout's, as `config show` prints them, or `max`/`buckets`: checked by the mode in
+    /// the target namespace) and whole values (0 keeps a value).
     ConfigSet(Vec<(String, u64)>),
     Flush,
     Stats {
         json: bool,
     },
+    Delete {
+        filter: CtFilter,
+        json: bool,
+    },
+    Events(EventsConfig),
 }
 
 #[derive(Debug, Clone)]
@@ -64,15 +80,21 @@ pub fn run(config: &ConntrackConfig) -> Result<()> {
     };
     let tty = out.is_tty();
     let mut text = Vec::with_capacity(64 * 1024);
+    // Packets and bytes are kept per entry only while nf_conntrack_acct is on.
+    let counters = || sysctls.read("acct").is_ok_and(|v| v != 0);
     let result = match &config.action {
-        CtAction::Show { filter, json } => show(filter, *json, &mut out, &mut text),
+        CtAction::Show { filter, json } => show(filter, *json, counters(), &mut out, &mut text),
+        CtAction::Delete { filter, json } => {
+            delete::delete(filter, *json, counters(), &mut out, &mut text)
+        }
+        CtAction::Events(events) => {
+            let on = sysctls.read("events").ok().map(|v| v != 0);
+            events::events(events, on, &mut out, &mut text)
+        }
         CtAction::ConfigShow { json } => {
-            config_show(&sysctls, *json, &mut text).and_then(|()| write(&mut out, &mut text))
+            config::show(&sysctls, *json, &mut text).and_then(|()| write(&mut out, &mut text))
         }
-        CtAction::ConfigSet(pairs) => {
-            check_names(&sysctls, pairs)?;
-            sysctls.set_all(pairs).map_err(anyhow::Error::msg)
-        }
+        CtAction::ConfigSet(pairs) => config::set(&sysctls, pairs),
         CtAction::Flush => {
             flush(&mut text)?;
             write(&mut out, &mut text)
@@ -110,27 +132,27 @@ fn open_ct(what: &str) -> Result<CtSocket> {
     CtSocket::open().map_err(|e| ctnetlink(what, e))
 }
 
+/// The entries the filter matches, in grout's table (or as JSON Lines), written as the dump
+/// arrives once the first rows have sized the columns.
 fn show(
     filter: &CtFilter,
     json: bool,
+    counters: bool,
     out: &mut impl std::io::Write,
     text: &mut Vec<u8>,
 ) -> Result<()> {
     let what = "list the conntrack table";
     let mut ct = open_ct(what)?;
-    if !json {
-        show::header(text);
-    }
-    let mut scratch = Vec::new();
+    let mut table = Table::new(&columns(counters));
     let mut failed = None;
     let dumped = ct.dump(|e| {
         if failed.is_some() || !filter.matches(e) {
             return;
         }
         if json {
-            show::json_row(e, text);
+            json_row(e, text);
         } else {
-            show::text_row(e, text, &mut scratch);
+            entry_rows(&mut table, e, text);
         }
         if text.len() >= FLUSH_AT {
             failed = write(out, text).err();
@@ -140,38 +162,12 @@ fn show(
         return Err(e);
     }
     let end = dumped.map_err(|e| ctnetlink(what, e))?;
+    table.release(text);
     write(out, text)?;
     if end.interrupted {
         say(
             "the conntrack table changed during the dump: some entries may be missing or listed twice",
         );
-    }
-    Ok(())
-}
-
-fn config_show(sysctls: &Sysctls, json: bool, text: &mut Vec<u8>) -> Result<()> {
-    let s = sysctls
-        .settings()
-        .with_context(|| format!("cannot read the conntrack sysctls under {}", DIR))?;
-    if json {
-        let mut obj = serde_json::Map::new();
-        obj.insert("used".into(), s.used.into());
-        let percent = (s.max > 0).then(|| (s.used as f64 * 1000.0 / s.max as f64).round() / 10.0);
-        obj.insert("used_percent".into(), percent.into());
-        obj.insert("max".into(), s.max.into());
-        obj.insert("buckets".into(), s.buckets.into());
-        for (name, v) in &s.timeouts {
-            obj.insert(name.clone(), (*v).into());
-        }
-        serde_json::to_writer(&mut *text, &obj)?;
-        text.push(b'\n');
-    } else {
-        writeln!(text, "{}", usage_line(s.used, s.max))?;
-        writeln!(text, "max {}", s.max)?;
-        writeln!(text, "buckets {}", s.buckets)?;
-        for (name, v) in &s.timeouts {
-            writeln!(text, "{name} {v}")?;
-        }
     }
     Ok(())
 }
@@ -223,20 +219,4 @@ fn stats(json: bool, text: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Every name of `config set` must be a setting of this namespace (read after entering it): an
-/// unknown one is bad input, refused before anything is written.
-fn check_names(sysctls: &Sysctls, pairs: &[(String, u64)]) -> Result<()> {
-    let known = sysctls
-        .settable()
-        .with_context(|| format!("cannot list the conntrack sysctls under {DIR}"))?;
-    match pairs.iter().find(|(name, _)| !known.contains(name)) {
-        Some((name, _)) => Err(Stop::Usage(format!(
-            "config set: unknown setting '{name}' (settings: {})",
-            known.join(", ")
-        ))
-        .into()),
-        None => Ok(()),
-    }
 }
