@@ -12,6 +12,7 @@ mod fixtures;
 mod generate;
 mod netns;
 mod plot;
+mod recipes;
 mod reliability;
 mod rtt;
 mod serve;
