@@ -47,3 +47,28 @@ seed_http bad-version 5 'GET / HTTP/1.7abc\r\n\r\n'
 seed_http post 255 'POST /metrics HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody'
 seed_http bare-cr 255 'GET / HTTP/1.1\r\nX: a\rb\r\n\r\n'
 seed_http unfinished 1 'GET /metrics HTTP/1.1\r\nHost: x\r\n'
+# rtt's frames from the golden captures (classic pcap, little-endian, snap length 128): byte 0
+# picks the link type (0: Ethernet, 2: Linux cooked v2), then each frame as [len][dt = 1 ms][frame];
+# one input per packet and one per capture with all its packets (a whole conversation).
+# One frame: [caplen][1][the caplen bytes of the record at $off of $capture].
+seed_frame() {
+    printf "\\$(printf '%03o' "$caplen")\\001"
+    tail -c +$((off + 17)) "$capture" | head -c "$caplen"
+}
+seed_packet() {
+    capture=$1 link=$2
+    name=$(basename "$capture" .pcap)
+    size=$(wc -c < "$capture")
+    off=24 k=0
+    printf "\\$(printf '%03o' "$link")" > "corpus/packet/$name-all"
+    while [ $((off + 16)) -le "$size" ]; do
+        caplen=$(od -An -tu4 -j $((off + 8)) -N4 "$capture" | tr -d ' ')
+        [ "$caplen" -le 255 ] || break
+        { printf "\\$(printf '%03o' "$link")"; seed_frame; } > "corpus/packet/$name-$k"
+        seed_frame >> "corpus/packet/$name-all"
+        off=$((off + 16 + caplen)) k=$((k + 1))
+    done
+}
+seed_packet ../tests/fixtures/rtt/v4.pcap 0
+seed_packet ../tests/fixtures/rtt/v6-nano.pcap 0
+seed_packet ../tests/fixtures/rtt/any-sll2.pcap 2

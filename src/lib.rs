@@ -64,6 +64,8 @@ pub mod api {
     /// `rtt`'s frame parser, for its fuzz target and its cost bench.
     pub mod rtt {
         pub use crate::modes::rtt::packet::{ACK, SYN, Segment, frame};
+        pub use crate::modes::rtt::packet::{Link, parse};
+        pub use crate::modes::rtt::{Limits, engine::Engine};
     }
 
     /// `serve`'s request-head parser and its limits, for its fuzz target.

@@ -1,7 +1,9 @@
 //! `conntrend rtt` on synthetic captures the test writes (classic pcap with µs and pcapng with ns
 //! timestamps, IPv4 and IPv6) whose answers are known exactly: every field of the lines that
 //! matter, and the per-flow summary. Then a live capture on `lo` in a private namespace, checked
-//! against `conntrend conns`' rtt for the same connection.
+//! against `conntrend conns`' rtt for the same connection. [`golden`]: real captures (tcpdump,
+//! dumpcap) checked against tcpdump's own decoding; [`edges`]: truncated input, backward time,
+//! huge limits and a stop during a long filter compilation.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,6 +16,9 @@ use serde_json::{Value, json};
 
 use crate::netns::with_netns;
 use crate::util::{conntrend, run};
+
+mod edges;
+mod golden;
 
 const T0: u64 = 1_700_000_000;
 const MS: u64 = 1_000_000;

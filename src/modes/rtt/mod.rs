@@ -72,9 +72,13 @@ pub fn run(config: &RttConfig) -> Result<()> {
     use capture::{Next, Packets};
 
     Session::enter(config.netns.as_deref())?;
-    let (mut packets, link) = match &config.input {
+    let opened = match &config.input {
         Input::Live(iface) => Packets::live(iface, config.filter.as_deref())?,
         Input::File(path) => Packets::file(path, config.filter.as_deref())?,
+    };
+    // A stop signal while libpcap compiled the filter: nothing was read, nothing is said.
+    let Some((mut packets, link)) = opened else {
+        return Ok(());
     };
     let live = matches!(config.input, Input::Live(_));
     let Some(mut out) = Sink::open(&Target::Stdout)? else {
@@ -86,6 +90,15 @@ pub fn run(config: &RttConfig) -> Result<()> {
     output::header(config.format, &mut buf);
     let started = Instant::now();
     let (mut seen, mut first_ns) = (0u64, None::<i64>);
+    // -s from a file, in capture nanoseconds (saturating: `-s` is any u64).
+    let limit_ns = config.seconds.map(|s| {
+        i64::try_from(s)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000_000)
+    });
+    // A read error part-way (a truncated file, a writer that died): what was read before it is
+    // still written, with the summary, and then the error ends the run.
+    let mut failure = None;
     let write = |buf: &mut Vec<u8>, out: &mut crate::app::sink::Sink| -> Result<bool> {
         use std::io::Write as _;
         let r = out
@@ -109,31 +122,35 @@ pub fn run(config: &RttConfig) -> Result<()> {
         {
             break;
         }
-        let (t, frame) = match packets.next()? {
-            Next::Packet(t, frame) => (t, frame),
-            Next::Idle => {
+        let (t, frame) = match packets.next() {
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+            Ok(Next::Packet(t, frame)) => (t, frame),
+            Ok(Next::Idle) => {
                 if !buf.is_empty() && !write(&mut buf, &mut out)? {
                     return Ok(());
                 }
                 packets.wait();
                 continue;
             }
-            Next::End => break,
+            Ok(Next::End) => break,
         };
         seen += 1;
         let first = *first_ns.get_or_insert(t);
-        if !live
-            && config
-                .seconds
-                .is_some_and(|s| t - first >= s as i64 * 1_000_000_000)
-        {
+        // Times are never negative (capture::timestamp_ns): the difference cannot overflow.
+        if !live && limit_ns.is_some_and(|limit| t - first >= limit) {
             break;
         }
         if config.emulate && !live {
             let due = Duration::from_nanos((t - first).max(0) as u64);
-            while started.elapsed() < due && !signal::requested() {
-                std::thread::sleep((due - started.elapsed()).min(Duration::from_millis(100)));
-            }
+            pace(
+                due,
+                || started.elapsed(),
+                signal::requested,
+                std::thread::sleep,
+            );
         }
         let Some(seg) = packet::parse(link, frame) else {
             continue;
@@ -152,6 +169,82 @@ pub fn run(config: &RttConfig) -> Result<()> {
     let untracked = engine.untracked_packets;
     let flows = engine.finish();
     output::summary(config.format, &flows, untracked, &mut buf);
-    write(&mut buf, &mut out)?;
-    Ok(())
+    let written = write(&mut buf, &mut out);
+    match failure {
+        Some(e) => Err(e),
+        None => written.map(drop),
+    }
+}
+
+/// `-e`: waits until `elapsed()` reaches `due` (the packet's offset in the capture), in sleeps of
+/// at most 100 ms so a stop signal (`stopped`) is seen.
+#[cfg_attr(not(feature = "pcap"), allow(dead_code))]
+fn pace(
+    due: std::time::Duration,
+    mut elapsed: impl FnMut() -> std::time::Duration,
+    stopped: impl Fn() -> bool,
+    mut sleep: impl FnMut(std::time::Duration),
+) {
+    use std::time::Duration;
+    // One clock reading per round: the time left cannot go below zero between a check and its
+    // use.
+    loop {
+        let left = due.saturating_sub(elapsed());
+        if left.is_zero() || stopped() {
+            return;
+        }
+        sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    use super::pace;
+
+    /// The clock passes `due` between the check and the sleep's computation: the wait ends, it
+    /// does not panic ("overflow when subtracting durations").
+    #[test]
+    fn pacing_when_the_clock_passes_the_due_time_mid_check() {
+        let due = Duration::from_millis(500);
+        let readings = [
+            due - Duration::from_nanos(1),
+            due + Duration::from_millis(1),
+        ];
+        let at = Cell::new(0);
+        let mut slept = Vec::new();
+        pace(
+            due,
+            || {
+                let r = readings[at.get().min(readings.len() - 1)];
+                at.set(at.get() + 1);
+                r
+            },
+            || false,
+            |d| slept.push(d),
+        );
+        assert!(
+            slept.iter().all(|d| *d <= Duration::from_nanos(1)),
+            "{slept:?}"
+        );
+        // Before the due time: sleeps of at most 100 ms until it is reached; a stop ends it.
+        let now = Cell::new(Duration::ZERO);
+        let mut slept = Vec::new();
+        pace(
+            due,
+            || now.get(),
+            || false,
+            |d| {
+                slept.push(d);
+                now.set(now.get() + d);
+            },
+        );
+        assert_eq!(slept.len(), 5);
+        assert_eq!(now.get(), due);
+        let mut slept = Vec::new();
+        pace(due, || Duration::ZERO, || true, |d| slept.push(d));
+        assert!(slept.is_empty());
+    }
 }

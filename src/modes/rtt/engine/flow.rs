@@ -50,7 +50,7 @@ impl Flow {
     pub(super) fn packet(&mut self, t: i64, s: &Segment, d: usize, limits: &Limits) -> Line<'_> {
         self.last_seen = t;
         self.packets += 1;
-        let (ts_rtt, seq_rtt, seq_diff, dupack);
+        let (mut ts_rtt, mut seq_rtt, seq_diff, mut dupack);
         {
             let [d0, d1] = &mut self.dirs;
             let (me, peer) = if d == 0 { (d0, d1) } else { (d1, d0) };
@@ -59,6 +59,14 @@ impl Flow {
             seq_diff = sequence(me, t, s);
             seq_rtt = acked(peer, t, s);
             dupack = duplicate(me, peer, t, s);
+        }
+        // Capture time going backwards (merged captures, a clock stepped back): a negative
+        // difference is no RTT and no duplicate-ACK time, but this packet came out of order.
+        if [ts_rtt, seq_rtt, dupack].iter().flatten().any(|&ns| ns < 0) {
+            self.reorders += 1;
+            for v in [&mut ts_rtt, &mut seq_rtt, &mut dupack] {
+                *v = v.filter(|&ns| ns >= 0);
+            }
         }
         for rtt in [ts_rtt, seq_rtt].into_iter().flatten() {
             self.rtt.add(secs(rtt));

@@ -124,3 +124,23 @@ fn percentiles_are_nearest_rank() {
     assert_eq!(Reservoir::percentile(&sorted, 95.0), Some(19.0));
     assert_eq!(Reservoir::percentile(&[], 95.0), None);
 }
+
+#[test]
+fn time_going_backwards_is_reordering_not_a_sample() {
+    let mut e = Engine::new(Limits::default());
+    e.packet(10_000 * MS, &seg(true, 1000, 1, ACK, 100, Some((10, 0))));
+    e.packet(10_001 * MS, &seg(true, 1100, 1, ACK, 100, Some((11, 0))));
+    // Stamped ~5 s before the data it acknowledges and echoes: no RTT, and no line (no data).
+    let l = e.packet(5_010 * MS, &seg(false, 1, 1100, ACK, 0, Some((50, 10))));
+    assert_eq!(l.map(|l| (l.ts_rtt, l.seq_rtt)), None);
+    // Its duplicate, stamped 5 ms before it: no duplicate-ACK time either.
+    let l = e.packet(5_005 * MS, &seg(false, 1, 1100, ACK, 0, Some((50, 10))));
+    assert_eq!(l.map(|l| l.dupack), None);
+    let l = e
+        .packet(10_030 * MS, &seg(false, 1, 1200, ACK, 0, Some((51, 11))))
+        .unwrap();
+    assert_eq!((l.ts_rtt, l.seq_rtt), (Some(29 * MS), Some(29 * MS)));
+    let s = e.finish();
+    assert_eq!((s[0].samples, s[0].reorders, s[0].dupacks), (2, 2, 0));
+    assert_eq!(s[0].min, Some(0.029));
+}
