@@ -363,4 +363,17 @@ pub struct PlotArgs {
     /// Times in the local time zone instead of UTC
     #[arg(long)]
     pub local: bool,
+
+    /// Only samples from WHEN on: epoch ms, ISO-8601 with its zone (2026-12-07T03:00:00Z), or a
+    /// span back from the log's last sample (90s, 15m, 2h, 1d)
+    #[arg(long, value_name = "WHEN", value_parser = crate::modes::plot::window::parse_when)]
+    pub from: Option<crate::modes::plot::window::When>,
+
+    /// Only samples up to WHEN (as for --from)
+    #[arg(long, value_name = "WHEN", value_parser = crate::modes::plot::window::parse_when)]
+    pub to: Option<crate::modes::plot::window::When>,
+
+    /// Only the last SPAN of the log (15m, 2h, 1d), or the SPAN before --to
+    #[arg(long, value_name = "SPAN", conflicts_with = "from", value_parser = crate::modes::plot::window::parse_span)]
+    pub last: Option<u64>,
 }

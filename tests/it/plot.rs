@@ -2,11 +2,18 @@
 //! segment gaps), a one-sample spike surviving decimation in a long log, rendering by a real
 //! renderer (rsvg-convert), CSV and JSON Lines, and bad or empty input. The output file's kinds
 //! (device, FIFO, symlink, directory, full disk) are in output.rs; impossible times and values in
-//! values.rs; memory bounded by the chart's width in memory.rs.
+//! values.rs; memory bounded by the chart's width in memory.rs; the chart read back as a viewer
+//! reads it (pixels against ticks, panels, breaks, legend, zones, no overlapping text) in
+//! chart.rs, with read.rs; `--from`/`--to`/`--last` in window.rs; docs/example-load.sh in
+//! example.rs.
 
+mod chart;
+mod example;
 mod memory;
 mod output;
+mod read;
 mod values;
+mod window;
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt as _;

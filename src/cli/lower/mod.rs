@@ -13,7 +13,7 @@ use crate::cli::{
 use crate::diag::{LIVE_PROC, Protocols, SourceChoice};
 use crate::modes::conns::{ConnsConfig, Field, Filter, Stamp, Style};
 use crate::modes::conntrack::ConntrackConfig;
-use crate::modes::plot::{Options as PlotOptions, PlotConfig};
+use crate::modes::plot::{Options as PlotOptions, PlotConfig, Window as PlotWindow};
 use crate::modes::rtt::{Format as RttFormat, Input, Limits, RttConfig};
 use crate::modes::serve::ServeConfig;
 use crate::modes::states::StatesConfig;
@@ -81,6 +81,7 @@ impl Action {
             Some(Command::Plot(p)) => Ok(Action::Plot(PlotConfig {
                 inputs: p.files,
                 output: p.output,
+                window: PlotWindow::new(p.from, p.to, p.last)?,
                 options: PlotOptions {
                     series: p.series,
                     local: p.local,
