@@ -170,12 +170,17 @@ mod tests {
         assert_eq!(column_names(Groups::default().with(Group::Time))[1], "time");
     }
 
-    /// Every column and summary field has a row in the README's tables, and every name in those
-    /// tables is one the program writes.
+    /// Every column and summary field has a row in the tables of the README or the timeline's
+    /// reference (docs/timeline.md, docs/conntrack.md), and every name in those tables is one the program writes.
     #[test]
     fn readme_tables_list_exactly_the_schema() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        // The README's tables, the timeline's reference (--dst, --forecast) and conntrack's (--conntrack).
+        let readme = ["README.md", "docs/timeline.md", "docs/conntrack.md"]
+            .map(|f| {
+                std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(f))
+                    .unwrap()
+            })
+            .join("\n");
         let mut documented: Vec<String> = Vec::new();
         let mut in_table = false;
         for line in readme.lines() {

@@ -197,17 +197,17 @@ fn inunordersegs_counts_the_segments_that_arrived_out_of_order() {
     });
 }
 
-/// The README's example 4, as written, for one connection of the namespace: the ports swapped for
+/// Example 4 of docs/conns.md, as written, for one connection of the namespace: the ports swapped for
 /// the test's, two periods of two reports instead of five-second periods without end, and a copy
 /// of conntrend's rows kept to work the averages out by hand.
 #[test]
 fn example_4_of_the_manual_runs_as_the_readme_writes_it() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/conns.md"))
+        .expect("docs/conns.md");
     let block = readme
         .split("```")
         .find(|b| b.contains("avg rtt = %dus"))
-        .expect("example 4's script in the README");
+        .expect("example 4's script in docs/conns.md");
     let script = block.trim_start_matches("sh").trim().to_string();
     for part in ["lport=41934,rport=50001", "-i 1 |", "every=5"] {
         assert!(script.contains(part), "{part} in\n{script}");
