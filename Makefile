@@ -2,7 +2,8 @@
 CARGO ?= cargo
 ARGS ?= -i 5 -d 60
 
-.PHONY: build run deps test lint fmt bench fuzz install uninstall dbuild drun clean
+.PHONY: build run deps test lint fmt bench fuzz install uninstall install-systemd uninstall-systemd \
+	dbuild drun clean
 
 build:
 	$(CARGO) build --release
@@ -100,6 +101,28 @@ install: build
 
 uninstall:
 	rm -f $(INSTALLED)
+
+# Opt-in, not part of `install`: the systemd units of deploy/systemd (conntrend.service, the
+# exporter; conntrend-textfile.service + .timer, node_exporter's textfile every 15 s), with their
+# ExecStart pointed at PREFIX's binary, and the textfile writer's sysusers.d/tmpfiles.d entries.
+# `sudo make install install-systemd`, then `systemctl daemon-reload` and enable what you want.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNITS = conntrend.service conntrend-textfile.service conntrend-textfile.timer
+
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	for u in $(UNITS); do \
+		sed 's|/usr/local/bin/conntrend|$(PREFIX)/bin/conntrend|g' deploy/systemd/$$u \
+			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	install -m 644 deploy/systemd/conntrend.sysusers $(DESTDIR)$(SYSUSERSDIR)/conntrend.conf
+	install -m 644 deploy/systemd/conntrend.tmpfiles $(DESTDIR)$(TMPFILESDIR)/conntrend.conf
+
+uninstall-systemd:
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(SYSUSERSDIR)/conntrend.conf $(DESTDIR)$(TMPFILESDIR)/conntrend.conf
 
 dbuild:
 	docker build -t conntrend .

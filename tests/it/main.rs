@@ -7,6 +7,7 @@ mod cli;
 mod columns;
 mod conns;
 mod conntrack;
+mod deploy;
 mod dst;
 mod fixtures;
 mod generate;
