@@ -348,18 +348,10 @@ impl DockerRun {
     }
 }
 
-/// The `docker run` lines of the README's container section.
+/// The `docker run` lines of the containers page (docs/containers.md, linked from the README).
 fn readme_lines() -> Vec<DockerRun> {
-    let readme = read("README.md");
-    let section = readme
-        .split("\n## Containers and namespaces\n")
-        .nth(1)
-        .expect("the README's container section")
-        .split("\n## ")
-        .next()
-        .unwrap();
-    section
-        .lines()
+    let page = read("docs/containers.md");
+    page.lines()
         .filter(|l| l.starts_with("docker run "))
         .map(DockerRun::parse)
         .collect()
