@@ -282,9 +282,33 @@ pub struct RttArgs {
     #[arg(short = 'Q', long)]
     pub quick: bool,
 
-    /// Machine-friendly lines: eight comma-separated fields (see the README)
-    #[arg(short = 'm', long, conflicts_with = "json")]
+    /// connmon's machine lines: space-separated, * for no RTT (see docs/rtt.md)
+    #[arg(short = 'm', long, conflicts_with_all = ["json", "csv", "table"])]
     pub machine: bool,
+
+    /// Eight comma-separated fields (conntrend's former -m), the summary on stdout
+    #[arg(long, conflicts_with_all = ["json", "table"])]
+    pub csv: bool,
+
+    /// The aligned table with a header (conntrend's former default), the summary on stdout
+    #[arg(long, conflicts_with = "json")]
+    pub table: bool,
+
+    /// Show RTTs through local host applications (live; connmon hides them by default)
+    #[arg(short = 'l', long = "showLocal", alias = "show-local")]
+    pub show_local: bool,
+
+    /// No summary reports on stderr, nor the per-flow summary at the end
+    #[arg(short = 'q', long, conflicts_with_all = ["verbose", "sum_int"])]
+    pub quiet: bool,
+
+    /// connmon's summary line on stderr every 10 seconds (as --sumInt 10)
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// connmon's summary line on stderr every this many seconds of capture time (0: none)
+    #[arg(long = "sumInt", alias = "sum-int", value_name = "SECONDS", allow_negative_numbers = true)]
+    pub sum_int: Option<f64>,
 
     /// Emulation: replay a file at its recorded pace
     #[arg(short = 'e', long, requires = "read")]
@@ -298,12 +322,13 @@ pub struct RttArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one_u64)]
     pub max_flows: u64,
 
-    /// Seconds a TSval waits for its echo
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = at_least_one_u64)]
+    /// Seconds a TSval waits for its echo (connmon's --rtdMaxAge)
+    #[arg(long, alias = "rtdMaxAge", value_name = "SECONDS", default_value_t = 10, value_parser = at_least_one_u64)]
     pub ts_timeout: u64,
 
-    /// Seconds without packets after which a flow is forgotten (its summary kept)
-    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = at_least_one_u64)]
+    /// Seconds without packets after which a flow is forgotten, its summary kept (connmon's
+    /// --flowMaxIdle)
+    #[arg(long, alias = "flowMaxIdle", value_name = "SECONDS", default_value_t = 300, value_parser = at_least_one_u64)]
     pub flow_idle: u64,
 
     #[command(flatten)]

@@ -249,6 +249,15 @@ fn rtt_config(a: RttArgs) -> Result<RttConfig, String> {
     if a.emulate && matches!(input, Input::Live(_)) {
         return Err("-e replays a file at its recorded pace: it goes with -r".into());
     }
+    // connmon's --sumInt: seconds as a number, 0 for none; -v is its default of 10.
+    let sum_int_ns = match a.sum_int {
+        Some(s) if !s.is_finite() || s < 0.0 => {
+            return Err(format!("--sumInt takes seconds, 0 or more: not {s}"));
+        }
+        Some(0.0) => None,
+        Some(s) => Some((s * 1e9).min(i64::MAX as f64).max(1.0) as i64),
+        None => a.verbose.then_some(10_000_000_000),
+    };
     Ok(RttConfig {
         input,
         filter: a.filter,
@@ -259,9 +268,16 @@ fn rtt_config(a: RttArgs) -> Result<RttConfig, String> {
             RttFormat::Json
         } else if a.machine {
             RttFormat::Machine
+        } else if a.csv {
+            RttFormat::Csv
+        } else if a.table {
+            RttFormat::Table
         } else {
             RttFormat::Human
         },
+        show_local: a.show_local,
+        quiet: a.quiet,
+        sum_int_ns,
         emulate: a.emulate,
         limits: Limits {
             max_flows: usize::try_from(a.max_flows).unwrap_or(usize::MAX),

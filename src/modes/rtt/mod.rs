@@ -5,6 +5,8 @@
 
 #[cfg(feature = "pcap")]
 mod capture;
+#[cfg_attr(not(feature = "pcap"), allow(dead_code))]
+pub mod connmon;
 // Without packet capture nothing feeds the engine; it is still built, so it stays sound.
 #[cfg_attr(not(feature = "pcap"), allow(dead_code))]
 pub mod engine;
@@ -42,6 +44,12 @@ pub struct RttConfig {
     /// Only lines with an RTT.
     pub quick: bool,
     pub format: Format,
+    /// `-l`: keep the RTTs through the local host's applications (live; connmon hides them).
+    pub show_local: bool,
+    /// `-q`: no summary at the end (nor periodic ones).
+    pub quiet: bool,
+    /// `--sumInt` / `-v`: connmon's summary line on stderr every this many ns of capture time.
+    pub sum_int_ns: Option<i64>,
     /// Replay a file at its recorded pace.
     pub emulate: bool,
     pub limits: Limits,
@@ -86,6 +94,12 @@ pub fn run(config: &RttConfig) -> Result<()> {
     };
     let tty = out.is_tty();
     let mut engine = engine::Engine::new(config.limits);
+    if let (Input::Live(iface), false) = (&config.input, config.show_local) {
+        engine.hide_local(connmon::local_addresses(iface));
+    }
+    let mut periodic = config.sum_int_ns.map(connmon::Periodic::new);
+    let mut clock = connmon::Clock::default();
+    let mut said_first = false;
     let mut buf = Vec::with_capacity(64 * 1024);
     output::header(config.format, &mut buf);
     let started = Instant::now();
@@ -152,28 +166,60 @@ pub fn run(config: &RttConfig) -> Result<()> {
                 std::thread::sleep,
             );
         }
-        let Some(seg) = packet::parse(link, frame) else {
-            continue;
-        };
-        let Some(line) = engine.packet(t, &seg) else {
-            continue;
-        };
-        if config.quick && !line.has_rtt() {
+        let parsed = packet::parse_sized(link, frame);
+        if let Some(p) = periodic.as_mut() {
+            p.count(parsed.as_ref().map(|(seg, _)| seg.ts.is_some()));
+            if parsed.is_some() && !said_first {
+                said_first = true;
+                to_stderr(connmon::first_packet(t).as_bytes());
+            }
+        }
+        let shown = parsed.and_then(|(seg, wire)| {
+            let line = engine.packet_sized(t, &seg, wire)?;
+            let shown = if config.format.is_connmon() {
+                connmon::prints(&line, config.quick)
+            } else {
+                !config.quick || line.has_rtt()
+            };
+            shown.then(|| output::line(config.format, &line, &mut clock, &mut buf))
+        });
+        if let Some(p) = periodic.as_mut()
+            && let Some(summary) = p.tick(t, engine.directions(), engine.one_way_packets)
+        {
+            to_stderr(summary.as_bytes());
+        }
+        if shown.is_none() {
             continue;
         }
-        output::line(config.format, &line, &mut buf);
         if (live || config.emulate || buf.len() >= 32 * 1024) && !write(&mut buf, &mut out)? {
             return Ok(());
         }
     }
     let untracked = engine.untracked_packets;
     let flows = engine.finish();
-    output::summary(config.format, &flows, untracked, &mut buf);
-    let written = write(&mut buf, &mut out);
+    let written = if config.quiet {
+        write(&mut buf, &mut out)
+    } else if config.format.is_connmon() {
+        // connmon's stdout has only its lines: the summary goes to stderr.
+        let written = write(&mut buf, &mut out);
+        output::summary(config.format, &flows, untracked, &mut buf);
+        to_stderr(&buf);
+        written
+    } else {
+        output::summary(config.format, &flows, untracked, &mut buf);
+        write(&mut buf, &mut out)
+    };
     match failure {
         Some(e) => Err(e),
         None => written.map(drop),
     }
+}
+
+/// Summaries on stderr; a stderr that cannot be written to loses them, nothing more.
+#[cfg(feature = "pcap")]
+fn to_stderr(text: &[u8]) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text);
 }
 
 /// `-e`: waits until `elapsed()` reaches `due` (the packet's offset in the capture), in sleeps of

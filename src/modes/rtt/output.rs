@@ -1,18 +1,33 @@
-//! `rtt`'s lines and summary: human (aligned, `-` for no value, RTTs in ms), machine (`-m`: eight
+//! `rtt`'s lines and summary: connmon's two formats (the default and `-m`, in [`super::connmon`]),
+//! the aligned table (`--table`: `-` for no value, RTTs in ms), CSV (`--csv`: eight
 //! comma-separated fields, a stable contract) and JSON Lines. Written into one reused buffer with
-//! integer arithmetic (a line costs no float formatting but in JSON): the output is most of the
+//! integer arithmetic (a table or CSV line costs no float formatting): the output is most of the
 //! work per packet.
 
 use std::io::Write as _;
 
+use super::connmon::{self, Clock};
 use super::engine::{FlowSummary, Line, secs};
 use crate::util::text::{int, uint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// connmon's human lines (the default).
     Human,
+    /// connmon's `-m` lines.
     Machine,
+    /// The aligned table with a header (`--table`).
+    Table,
+    /// Eight comma-separated fields (`--csv`).
+    Csv,
     Json,
+}
+
+impl Format {
+    /// connmon's formats: its rule for which packets print, the summary on stderr.
+    pub fn is_connmon(self) -> bool {
+        matches!(self, Format::Human | Format::Machine)
+    }
 }
 
 /// Nanoseconds as `S.ffffff` (microseconds, rounded; negative values do not occur).
@@ -32,18 +47,20 @@ fn millis(out: &mut Vec<u8>, ns: i64) {
     out.extend_from_slice(b"ms");
 }
 
-/// The header of the human format.
+/// The header of the table.
 pub fn header(format: Format, out: &mut Vec<u8>) {
-    if format == Format::Human {
+    if format == Format::Table {
         out.extend_from_slice(
             b"TIME              TS_RTT     SEQ_RTT    SEQ_DIFF   DUPACK     BYTES  FLOW_BYTES  FLOW\n",
         );
     }
 }
 
-pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
+pub fn line(format: Format, l: &Line<'_>, clock: &mut Clock, out: &mut Vec<u8>) {
     match format {
-        Format::Human => {
+        Format::Human => return connmon::human(l, clock, out),
+        Format::Machine => return connmon::machine(l, out),
+        Format::Table => {
             let start = out.len();
             seconds(out, l.time_ns);
             pad(out, start, 18);
@@ -78,7 +95,7 @@ pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
             pad(out, at, 12);
             out.extend_from_slice(l.flow.as_bytes());
         }
-        Format::Machine => {
+        Format::Csv => {
             seconds(out, l.time_ns);
             for v in [l.ts_rtt, l.seq_rtt] {
                 out.push(b',');
@@ -119,6 +136,8 @@ pub fn line(format: Format, l: &Line<'_>, out: &mut Vec<u8>) {
             uint(out, l.bytes.into(), 1);
             out.extend_from_slice(b",\"flow_bytes\":");
             uint(out, l.flow_bytes, 1);
+            out.extend_from_slice(b",\"flow_wire_bytes\":");
+            uint(out, l.flow_wire_bytes, 1);
             out.extend_from_slice(b",\"flow\":\"");
             out.extend_from_slice(l.flow.as_bytes());
             out.extend_from_slice(b"\"}");
@@ -140,8 +159,8 @@ fn json_f64(out: &mut Vec<u8>, v: Option<f64>) {
     };
 }
 
-/// The per-flow table: `# `-prefixed lines in the human and machine formats (so a reader of the
-/// lines can skip them), one `{"flows":[…]}` object in JSON.
+/// The per-flow table: `# `-prefixed lines (so a reader of the lines can skip them; in connmon's
+/// formats they go to stderr), one `{"flows":[…]}` object in JSON.
 pub fn summary(format: Format, flows: &[FlowSummary], untracked: u64, out: &mut Vec<u8>) {
     if format == Format::Json {
         out.extend_from_slice(b"{\"flows\":[");
@@ -246,6 +265,7 @@ mod tests {
             dupack: None,
             bytes: 100,
             flow_bytes: 1100,
+            flow_wire_bytes: 1166,
             flow: "10.0.0.1:40000+[fd00::2]:80",
         }
     }
@@ -253,19 +273,21 @@ mod tests {
     #[test]
     fn the_three_formats() {
         let mut m = Vec::new();
-        line(Format::Machine, &l(), &mut m);
+        let c = &mut Clock::default();
+        line(Format::Csv, &l(), c, &mut m);
         assert_eq!(
             String::from_utf8(m).unwrap(),
             "1700000000.123457,0.012500,,-100,,100,1100,10.0.0.1:40000+[fd00::2]:80\n"
         );
         let mut j = Vec::new();
-        line(Format::Json, &l(), &mut j);
+        line(Format::Json, &l(), c, &mut j);
         let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
         assert_eq!(v["ts_rtt"], 0.0125);
         assert_eq!(v["seq_rtt"], serde_json::Value::Null);
         assert_eq!(v["flow"], "10.0.0.1:40000+[fd00::2]:80");
+        assert_eq!((v["flow_bytes"].as_u64(), v["flow_wire_bytes"].as_u64()), (Some(1100), Some(1166)));
         let mut h = Vec::new();
-        line(Format::Human, &l(), &mut h);
+        line(Format::Table, &l(), c, &mut h);
         let h = String::from_utf8(h).unwrap();
         assert!(
             h.starts_with("1700000000.123457 12.500ms   -          -100       -          100"),

@@ -71,7 +71,15 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 
 /// The TCP segment in `frame`, if it carries one.
 pub fn parse(link: Link, frame: &[u8]) -> Option<Segment> {
-    let ip = match link {
+    parse_sized(link, frame).map(|(s, _)| s)
+}
+
+/// The TCP segment in `frame` and its wire size as connmon counts it: the link-layer header
+/// (VLAN tags included) plus the IP datagram's length from its header (IPv4 total length; IPv6
+/// 40 + payload length), so a capture cut by its snap length still counts every byte.
+pub fn parse_sized(link: Link, frame: &[u8]) -> Option<(Segment, u32)> {
+    // Where the IP header starts, and the IP version the link layer announces (0: read it).
+    let (at, version) = match link {
         Link::Ethernet => {
             let mut at = 12;
             let mut ethertype = be16(frame, at)?;
@@ -80,11 +88,11 @@ pub fn parse(link: Link, frame: &[u8]) -> Option<Segment> {
                 at += 4;
                 ethertype = be16(frame, at)?;
             }
-            return ip_by_ethertype(ethertype, frame.get(at + 2..)?);
+            (at + 2, by_ethertype(ethertype)?)
         }
-        Link::LinuxSll => return ip_by_ethertype(be16(frame, 14)?, frame.get(16..)?),
-        Link::LinuxSll2 => return ip_by_ethertype(be16(frame, 0)?, frame.get(20..)?),
-        Link::Raw => frame,
+        Link::LinuxSll => (16, by_ethertype(be16(frame, 14)?)?),
+        Link::LinuxSll2 => (20, by_ethertype(be16(frame, 0)?)?),
+        Link::Raw => (0, 0),
         Link::Null | Link::Loop => {
             let raw: [u8; 4] = frame.get(..4)?.try_into().ok()?;
             let family = if link == Link::Null {
@@ -92,24 +100,28 @@ pub fn parse(link: Link, frame: &[u8]) -> Option<Segment> {
             } else {
                 u32::from_be_bytes(raw)
             };
-            return match family {
-                2 => ipv4(frame.get(4..)?),
-                10 | 24 | 28 | 30 => ipv6(frame.get(4..)?),
-                _ => None,
+            let version = match family {
+                2 => 4,
+                10 | 24 | 28 | 30 => 6,
+                _ => return None,
             };
+            (4, version)
         }
     };
-    match ip.first()? >> 4 {
-        4 => ipv4(ip),
-        6 => ipv6(ip),
-        _ => None,
-    }
+    let ip = frame.get(at..)?;
+    let version = if version == 0 { ip.first()? >> 4 } else { version };
+    let (seg, ip_len) = match version {
+        4 => (ipv4(ip)?, u32::from(be16(ip, 2)?)),
+        6 => (ipv6(ip)?, 40 + u32::from(be16(ip, 4)?)),
+        _ => return None,
+    };
+    Some((seg, at as u32 + ip_len))
 }
 
-fn ip_by_ethertype(ethertype: u16, ip: &[u8]) -> Option<Segment> {
+fn by_ethertype(ethertype: u16) -> Option<u8> {
     match ethertype {
-        0x0800 => ipv4(ip),
-        0x86dd => ipv6(ip),
+        0x0800 => Some(4),
+        0x86dd => Some(6),
         _ => None,
     }
 }
@@ -288,6 +300,26 @@ mod tests {
         udp[14 + 9] = 17;
         assert_eq!(parse(Link::Ethernet, &udp), None);
         assert_eq!(Link::from_linktype(276), Some(Link::LinuxSll2));
+    }
+
+    /// connmon's flow bytes: link header + IP length (20 IPv4 + 32 TCP with timestamps + 1000
+    /// payload; IPv6 40 + 20 TCP), whatever the snap length kept.
+    #[test]
+    fn wire_sizes_count_the_headers() {
+        let s = seg("10.0.0.1", "10.0.0.2", Some((7, 9)), 1000);
+        let f = frame(&s);
+        assert_eq!(parse_sized(Link::Ethernet, &f[..96]), Some((s, 14 + 20 + 32 + 1000)));
+        assert_eq!(parse_sized(Link::Raw, &f[14..96]), Some((s, 20 + 32 + 1000)));
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&f[12..]);
+        assert_eq!(parse_sized(Link::LinuxSll, &sll).map(|x| x.1), Some(16 + 1052));
+        let s6 = seg("fd00::1", "fd00::2", None, 0);
+        assert_eq!(parse_sized(Link::Ethernet, &frame(&s6)), Some((s6, 14 + 40 + 20)));
+        // A VLAN tag is on the wire too.
+        let mut tagged = f[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0, 0, 5]);
+        tagged.extend_from_slice(&f[12..]);
+        assert_eq!(parse_sized(Link::Ethernet, &tagged).map(|x| x.1), Some(18 + 1052));
         assert_eq!(Link::from_linktype(147), None);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use conntrend::api::rtt::{ACK, SYN, frame};
 use serde_json::{Value, json};
 
-use super::{MS, Pkt, expected, pcap, pcapng, rtt_json, scenario, seg};
+use super::{MS, Pkt, expected, pcap, pcapng, rtt_json, scenario, seg, without_wire};
 use crate::util::{Run, conntrend, run};
 
 const A: (&str, u16) = ("10.0.0.1", 40000);
@@ -44,7 +44,11 @@ fn cut_short(r: &Run) -> (Vec<Value>, Value) {
     let mut all: Vec<Value> = r
         .stdout()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", r.describe())))
+        .map(|l| {
+            without_wire(
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", r.describe())),
+            )
+        })
         .collect();
     let summary = all
         .pop()
@@ -87,9 +91,9 @@ fn a_capture_cut_part_way_through_a_record_keeps_what_came_before() {
         let mut cmd = conntrend();
         cmd.args(["rtt", "--json", "-r"]).arg(&file);
         check_first_ten(&run(cmd));
-        // The human format flushes its lines and the summary table too.
+        // The table flushes its lines and the summary table too.
         let mut cmd = conntrend();
-        cmd.args(["rtt", "-r"]).arg(&file);
+        cmd.args(["rtt", "--table", "-r"]).arg(&file);
         let r = run(cmd);
         r.expect_code(1);
         let out = r.stdout();
@@ -192,9 +196,9 @@ fn backward_timestamps_are_reordering_not_negative_rtts() {
         (&json!(6), &json!(0.01), &json!(0.029), &json!(2), &json!(0)),
         "{summary}"
     );
-    // -m and the human format: no negative time anywhere, the same reorders.
+    // --csv and the table: no negative time anywhere, the same reorders.
     let mut cmd = conntrend();
-    cmd.args(["rtt", "-m", "-r"]).arg(&file);
+    cmd.args(["rtt", "--csv", "-r"]).arg(&file);
     let m = run(cmd);
     m.expect_code(0);
     let rows: Vec<String> = m
@@ -211,7 +215,7 @@ fn backward_timestamps_are_reordering_not_negative_rtts() {
         }
     }
     let mut cmd = conntrend();
-    cmd.args(["rtt", "-r"]).arg(&file);
+    cmd.args(["rtt", "--table", "-r"]).arg(&file);
     let h = run(cmd);
     h.expect_code(0);
     let out = h.stdout();

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::util::{conntrend, run};
 
-fn fixture(name: &str) -> PathBuf {
+pub(super) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/rtt")
         .join(name)
@@ -21,10 +21,10 @@ fn fixture(name: &str) -> PathBuf {
 
 /// One packet as tcpdump decoded it (`-tt -n -S --time-stamp-precision=nano`).
 #[derive(Debug)]
-struct Decoded {
-    ns: i64,
-    src: String,
-    dst: String,
+pub(super) struct Decoded {
+    pub(super) ns: i64,
+    pub(super) src: String,
+    pub(super) dst: String,
     syn: bool,
     fin: bool,
     rst: bool,
@@ -33,7 +33,7 @@ struct Decoded {
     ack: Option<u32>,
     win: u16,
     ts: Option<(u32, u32)>,
-    len: u32,
+    pub(super) len: u32,
 }
 
 /// `127.0.0.1.7301` → `127.0.0.1:7301`, `::1.7302` → `[::1]:7302`.
@@ -46,7 +46,7 @@ fn endpoint(tcpdump: &str) -> String {
     }
 }
 
-fn decode(line: &str) -> Decoded {
+pub(super) fn decode(line: &str) -> Decoded {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (sec, frac) = words[0].split_once('.').unwrap();
     assert_eq!(frac.len(), 9, "nanosecond text: {line}");
@@ -94,7 +94,7 @@ fn after(a: u32, b: u32) -> bool {
 
 /// One expected line: time (µs, rounded as conntrend prints it), flow, bytes, flow bytes, and
 /// the ns values of ts_rtt, seq_rtt, seq_diff (bytes), dupack.
-type Expect = (
+pub(super) type Expect = (
     i64,
     String,
     u64,
@@ -118,7 +118,7 @@ struct Side {
 }
 
 #[derive(Default, Debug, PartialEq)]
-struct Totals {
+pub(super) struct Totals {
     packets: u64,
     bytes: u64,
     samples: Vec<i64>,
@@ -130,7 +130,7 @@ struct Totals {
 /// The oracle: the lines and per-flow totals (by the name of the flow's first packet) the
 /// decoded packets must give, by the README's definitions. Traffic on loopback has no loss, so a
 /// retransmission in a fixture is a surprise the oracle refuses rather than models.
-fn oracle(packets: &[Decoded]) -> (Vec<Expect>, BTreeMap<String, Totals>) {
+pub(super) fn oracle(packets: &[Decoded]) -> (Vec<Expect>, BTreeMap<String, Totals>) {
     let mut sides: HashMap<(String, String), Side> = HashMap::new();
     let mut flow_of: HashMap<(String, String), String> = HashMap::new();
     let mut totals: BTreeMap<String, Totals> = BTreeMap::new();

@@ -23,6 +23,9 @@ pub(super) struct Dir {
     /// (ack number, window, time of the first ACK with them).
     last_ack: Option<(u32, u16, i64)>,
     bytes: u64,
+    /// Wire bytes (headers included), as connmon counts a flow.
+    wire: u64,
+    pub(super) packets: u64,
 }
 
 pub(super) struct Flow {
@@ -47,7 +50,17 @@ fn after(a: u32, b: u32) -> bool {
 }
 
 impl Flow {
-    pub(super) fn packet(&mut self, t: i64, s: &Segment, d: usize, limits: &Limits) -> Line<'_> {
+    /// `wire`: the packet's size on the wire; `to_local`: it is addressed to the local host
+    /// and connmon's default hides RTTs through local applications (its TSval and data are
+    /// not timed, so the local host's answer gives no sample).
+    pub(super) fn packet(
+        &mut self,
+        t: i64,
+        s: &Segment,
+        d: usize,
+        limits: &Limits,
+        (wire, to_local): (u32, bool),
+    ) -> Line<'_> {
         self.last_seen = t;
         self.packets += 1;
         let (mut ts_rtt, mut seq_rtt, seq_diff, mut dupack);
@@ -55,8 +68,10 @@ impl Flow {
             let [d0, d1] = &mut self.dirs;
             let (me, peer) = if d == 0 { (d0, d1) } else { (d1, d0) };
             me.bytes += u64::from(s.payload);
-            ts_rtt = timestamps(me, peer, t, s, limits);
-            seq_diff = sequence(me, t, s);
+            me.wire += u64::from(wire);
+            me.packets += 1;
+            ts_rtt = timestamps(me, peer, t, s, limits, to_local);
+            seq_diff = sequence(me, t, s, to_local);
             seq_rtt = acked(peer, t, s);
             dupack = duplicate(me, peer, t, s);
         }
@@ -87,6 +102,7 @@ impl Flow {
             dupack,
             bytes: s.payload,
             flow_bytes: self.dirs[d].bytes,
+            flow_wire_bytes: self.dirs[d].wire,
             flow: &self.names[d],
         }
     }
@@ -112,9 +128,16 @@ impl Flow {
 
 /// Records this packet's TSval (first sighting only) and matches its TSecr against the TSvals
 /// the other direction sent.
-fn timestamps(me: &mut Dir, peer: &mut Dir, t: i64, s: &Segment, limits: &Limits) -> Option<i64> {
+fn timestamps(
+    me: &mut Dir,
+    peer: &mut Dir,
+    t: i64,
+    s: &Segment,
+    limits: &Limits,
+    to_local: bool,
+) -> Option<i64> {
     let (tsval, tsecr) = s.ts?;
-    if me.ts_newest.is_none_or(|n| after(tsval, n)) {
+    if !to_local && me.ts_newest.is_none_or(|n| after(tsval, n)) {
         me.ts_newest = Some(tsval);
         if me.ts_pending.len() == PENDING {
             me.ts_pending.pop_front();
@@ -140,7 +163,9 @@ fn timestamps(me: &mut Dir, peer: &mut Dir, t: i64, s: &Segment, limits: &Limits
 
 /// Data (and SYN/FIN) sent in this direction: the difference from the next expected sequence
 /// number, and the segment queued for its ACK (a retransmission marks what it covers).
-fn sequence(me: &mut Dir, t: i64, s: &Segment) -> Option<i64> {
+/// Data to the local host is not timed (`to_local`): queued as if retransmitted, its ACK gives
+/// no sample.
+fn sequence(me: &mut Dir, t: i64, s: &Segment, to_local: bool) -> Option<i64> {
     let len = s.payload + u32::from(s.has(SYN)) + u32::from(s.has(FIN));
     if len == 0 {
         return None;
@@ -164,7 +189,7 @@ fn sequence(me: &mut Dir, t: i64, s: &Segment) -> Option<i64> {
                 me.segs.pop_front();
             }
             // Partly sent before: not a clean sample either.
-            let resent = next.is_some_and(|n| after(n, s.seq));
+            let resent = to_local || next.is_some_and(|n| after(n, s.seq));
             me.segs.push_back((end, t, resent));
             me.next_seq = Some(end);
         }

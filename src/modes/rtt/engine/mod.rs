@@ -56,6 +56,9 @@ pub struct Line<'a> {
     pub bytes: u32,
     /// Payload bytes so far in this direction of the flow, this packet's included.
     pub flow_bytes: u64,
+    /// Wire bytes (link, IP and TCP headers included) so far in this direction, as connmon
+    /// counts them; 0 when the caller gave no sizes ([`Engine::packet`]).
+    pub flow_wire_bytes: u64,
     /// `src:port+dst:port` in this packet's direction (IPv6 in brackets).
     pub flow: &'a str,
 }
@@ -114,6 +117,11 @@ pub struct Engine {
     done: Vec<FlowSummary>,
     /// Packets of flows not followed because the table was full.
     pub untracked_packets: u64,
+    /// Packets of flows whose other direction had not been seen yet (connmon's
+    /// "uni-directional").
+    pub one_way_packets: u64,
+    /// The local host's addresses whose RTTs are hidden (connmon without `-l`).
+    local: Vec<IpAddr>,
     last_sweep: i64,
 }
 
@@ -131,12 +139,33 @@ impl Engine {
             free: Vec::new(),
             done: Vec::new(),
             untracked_packets: 0,
+            one_way_packets: 0,
+            local: Vec::new(),
             last_sweep: i64::MIN,
         }
     }
 
+    /// Hides RTTs through local applications: packets to these addresses are not timed.
+    pub fn hide_local(&mut self, addrs: Vec<IpAddr>) {
+        self.local = addrs;
+    }
+
+    /// Directions of the followed flows that have been seen (connmon's count of flows).
+    pub fn directions(&self) -> usize {
+        self.flows
+            .iter()
+            .flatten()
+            .map(|f| f.dirs.iter().filter(|d| d.packets > 0).count())
+            .sum()
+    }
+
     /// Follows one TCP segment captured at `t` (ns); what it showed, if anything.
     pub fn packet(&mut self, t: i64, s: &Segment) -> Option<Line<'_>> {
+        self.packet_sized(t, s, 0)
+    }
+
+    /// [`Engine::packet`] with the packet's size on the wire (see `packet::parse_sized`).
+    pub fn packet_sized(&mut self, t: i64, s: &Segment, wire: u32) -> Option<Line<'_>> {
         if t.saturating_sub(self.last_sweep) >= 1_000_000_000 {
             self.sweep(t);
         }
@@ -181,7 +210,11 @@ impl Engine {
             }
         };
         let flow = self.flows[slot].as_mut().expect("indexed flows exist");
-        Some(flow.packet(t, s, d, &self.limits)).filter(|l| {
+        if flow.dirs[1 - d].packets == 0 {
+            self.one_way_packets += 1;
+        }
+        let to_local = self.local.contains(&s.dst);
+        Some(flow.packet(t, s, d, &self.limits, (wire, to_local))).filter(|l| {
             l.ts_rtt.is_some() || l.seq_rtt.is_some() || l.dupack.is_some() || l.bytes > 0
         })
     }

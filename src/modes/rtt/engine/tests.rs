@@ -144,3 +144,44 @@ fn time_going_backwards_is_reordering_not_a_sample() {
     assert_eq!((s[0].samples, s[0].reorders, s[0].dupacks), (2, 2, 0));
     assert_eq!(s[0].min, Some(0.029));
 }
+
+/// connmon without `-l` (connmon.cpp: `localIP != ipdstr` guards addTS, addSeq and the ACK
+/// lookup): what is sent to the local address B is not timed, so B's answers give no RTT; what
+/// B sends is timed as before and A's answers give RTTs.
+#[test]
+fn hidden_local_addresses_time_only_what_leaves_them() {
+    let mut e = Engine::new(Limits::default());
+    e.hide_local(vec![B.parse().unwrap()]);
+    e.packet(0, &seg(true, 1, 1, ACK, 100, Some((10, 0))));
+    let l = e.packet_sized(2 * MS, &seg(false, 1, 101, ACK, 100, Some((50, 10))), 166);
+    assert_eq!(
+        l.map(|l| (l.ts_rtt, l.seq_rtt, l.flow_wire_bytes)),
+        Some((None, None, 166))
+    );
+    let l = e.packet_sized(5 * MS, &seg(true, 101, 101, ACK, 0, Some((11, 50))), 66);
+    assert_eq!(
+        l.map(|l| (l.ts_rtt, l.seq_rtt, l.flow_wire_bytes)),
+        Some((Some(3 * MS), Some(3 * MS), 66))
+    );
+    // Without the setting the same packets give both RTTs both ways.
+    let mut e = Engine::new(Limits::default());
+    e.packet(0, &seg(true, 1, 1, ACK, 100, Some((10, 0))));
+    let l = e.packet(2 * MS, &seg(false, 1, 101, ACK, 100, Some((50, 10))));
+    assert_eq!(
+        l.map(|l| (l.ts_rtt, l.seq_rtt)),
+        Some((Some(2 * MS), Some(2 * MS)))
+    );
+}
+
+/// connmon's counts for its summary line: directions seen, packets before the reverse
+/// direction was seen.
+#[test]
+fn directions_and_one_way_packets() {
+    let mut e = Engine::new(Limits::default());
+    e.packet(0, &seg(true, 1, 1, ACK, 100, None));
+    e.packet(MS, &seg(true, 101, 1, ACK, 100, None));
+    assert_eq!((e.directions(), e.one_way_packets), (1, 2));
+    e.packet(2 * MS, &seg(false, 1, 201, ACK, 0, None));
+    e.packet(3 * MS, &seg(true, 201, 1, ACK, 100, None));
+    assert_eq!((e.directions(), e.one_way_packets), (2, 2));
+}
