@@ -107,24 +107,40 @@ pub fn clock(epoch_ms: u64, zone: Zone, date: bool) -> String {
     }
 }
 
-/// date(1)'s default form in local time: `Mon Dec  7 03:25:10 UTC 2026`.
-pub fn date(epoch_ms: u64) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// The C library's forms in local time: `Mon Dec  7 03:25:10` then, with `zone`, the zone's
+/// abbreviation, then the year.
+fn c_form(epoch_ms: u64, zone: bool) -> String {
     let c = Civil::at(epoch_ms, Zone::Local);
+    let zone = if zone {
+        format!(" {}", c.zone)
+    } else {
+        String::new()
+    };
     format!(
-        "{} {} {:>2} {:02}:{:02}:{:02} {} {}",
+        "{} {} {:>2} {:02}:{:02}:{:02}{zone} {}",
         DAYS[c.weekday as usize % 7],
         MONTHS[(c.month as usize + 11) % 12],
         c.day,
         c.hour,
         c.minute,
         c.second,
-        c.zone,
         c.year
     )
+}
+
+/// date(1)'s default form in local time: `Mon Dec  7 03:25:10 UTC 2026`.
+pub fn date(epoch_ms: u64) -> String {
+    c_form(epoch_ms, true)
+}
+
+/// asctime(3)'s form in local time, without its newline: `Mon Dec  7 03:25:10 2026`.
+pub fn asctime(epoch_ms: u64) -> String {
+    c_form(epoch_ms, false)
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
@@ -181,7 +197,8 @@ mod tests {
         assert_eq!(clock(ms, Zone::Utc, false), "03:00:00");
         assert_eq!(clock(ms, Zone::Utc, true), "2025-11-25 03:00:00");
         assert_eq!(utc(ms).weekday, 2);
-        // date(1)'s form, in whatever zone this machine has: its shape.
+        // date(1)'s and asctime's forms, in whatever zone this machine has: their shape.
+        assert_eq!(asctime(ms).split_whitespace().count(), 5);
         let d = date(ms);
         let words: Vec<&str> = d.split_whitespace().collect();
         assert_eq!(words.len(), 6, "{d}");

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use super::engine::Line;
 use crate::util::text::uint;
-use crate::util::time::{Civil, Zone};
+use crate::util::time::{self, Civil, Zone};
 
 /// connmon prints a line for an RTT, a hole (a sequence difference above 0) or a duplicate
 /// ACK after some time; with `-Q` only for an RTT (connmon.cpp `processPacket`, the
@@ -224,21 +224,8 @@ impl Periodic {
 /// connmon's `First packet at ` line: `asctime` of the local time, which ends in a newline, then
 /// another.
 pub fn first_packet(time_ns: i64) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let c = Civil::at((time_ns.max(0) / 1_000_000_000) as u64 * 1000, Zone::Local);
-    format!(
-        "First packet at {} {} {:2} {:02}:{:02}:{:02} {}\n\n",
-        DAYS[c.weekday as usize % 7],
-        MONTHS[(c.month as usize + 11) % 12],
-        c.day,
-        c.hour,
-        c.minute,
-        c.second,
-        c.year
-    )
+    let ms = (time_ns.max(0) / 1_000_000_000) as u64 * 1000;
+    format!("First packet at {}\n\n", time::asctime(ms))
 }
 
 /// The addresses of `iface` (both families; connmon takes its first IPv4 only): packets to them
@@ -265,7 +252,9 @@ pub fn local_addresses(iface: &str) -> Vec<IpAddr> {
             match i32::from((*ifa.ifa_addr).sa_family) {
                 libc::AF_INET => {
                     let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                    found.push(IpAddr::from(
+                        u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                    ));
                 }
                 libc::AF_INET6 => {
                     let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
