@@ -68,15 +68,14 @@ fuzz:
 # the same clap definition it parses with. DESTDIR for staged installs (packages).
 PREFIX ?= /usr/local
 BIN = target/release/conntrend
+# One man page per command: `--generate man-conntrack-config-set` writes
+# conntrend-conntrack-config-set.1 (tests/it/generate.rs checks that this is every page).
+MANPAGES = conntrend conntrend-top conntrend-states conntrend-conns conntrend-conntrack \
+	conntrend-conntrack-show conntrend-conntrack-config conntrend-conntrack-config-show \
+	conntrend-conntrack-config-set conntrend-conntrack-delete conntrend-conntrack-events \
+	conntrend-conntrack-flush conntrend-conntrack-stats conntrend-rtt conntrend-serve conntrend-plot
 INSTALLED = $(DESTDIR)$(PREFIX)/bin/conntrend \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conns.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-rtt.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-serve.1 \
-	$(DESTDIR)$(PREFIX)/share/man/man1/conntrend-plot.1 \
+	$(MANPAGES:%=$(DESTDIR)$(PREFIX)/share/man/man1/%.1) \
 	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend \
 	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish
@@ -87,14 +86,10 @@ install: build
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/conntrend
-	$(BIN) --generate man > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend.1
-	$(BIN) --generate man-top > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-top.1
-	$(BIN) --generate man-states > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-states.1
-	$(BIN) --generate man-conns > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conns.1
-	$(BIN) --generate man-conntrack > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-conntrack.1
-	$(BIN) --generate man-rtt > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-rtt.1
-	$(BIN) --generate man-serve > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-serve.1
-	$(BIN) --generate man-plot > $(DESTDIR)$(PREFIX)/share/man/man1/conntrend-plot.1
+	for p in $(MANPAGES); do \
+		$(BIN) --generate $$(echo $$p | sed 's/^conntrend/man/') \
+			> $(DESTDIR)$(PREFIX)/share/man/man1/$$p.1 || exit 1; \
+	done
 	$(BIN) --generate complete-bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/conntrend
 	$(BIN) --generate complete-zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_conntrend
 	$(BIN) --generate complete-fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/conntrend.fish

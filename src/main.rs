@@ -39,18 +39,17 @@ fn main() -> ExitCode {
     if let Some(kind) = cli.generate {
         return to_stdout(|out| generate(kind, out));
     }
+    // Bad input found after clap (here or by the run) is told as clap tells a bad flag, with the
+    // usage of the command that was run.
     let action = match Action::from_cli(cli) {
         Ok(action) => action,
-        Err(msg) => command().error(ErrorKind::ValueValidation, msg).exit(),
+        Err(msg) => Cli::usage_error(&matches, msg).exit(),
     };
     let outcome = action.run();
     let exit = Exit::of(&outcome);
     match outcome {
-        // Bad input the run found: told as clap tells a bad flag.
         Err(e) if exit == Exit::Usage => {
-            let _ = command()
-                .error(ErrorKind::ValueValidation, format!("{e:#}"))
-                .print();
+            let _ = Cli::usage_error(&matches, format!("{e:#}")).print();
         }
         Err(e) if exit.tells() => say(&format!("{e:#}")),
         _ => {}

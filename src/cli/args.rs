@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-/// How often to sample, shared by every mode that repeats.
+/// How often to sample, shared by every mode that repeats. Its help is each mode's own (with that
+/// mode's default): `command()` sets it from help.rs's `INTERVAL_HELP`.
 #[derive(Debug, Args)]
 pub struct IntervalArg {
-    /// Seconds between samples, at least 1 [timeline default: 5; top: one report unless given]
+    /// Seconds between samples, at least 1
     #[arg(
         short = 'i',
         long = "interval-sec",

@@ -258,7 +258,8 @@ pub enum StampArg {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["interface", "read"])))]
 pub struct RttArgs {
-    /// Capture live on this interface (needs CAP_NET_RAW)
+    /// Capture live on this interface (needs CAP_NET_RAW); -i as in connmon and pping, not the
+    /// interval it is in other modes
     #[arg(short = 'i', long, value_name = "IFACE")]
     pub interface: Option<String>,
 
@@ -307,7 +308,12 @@ pub struct RttArgs {
     pub verbose: bool,
 
     /// connmon's summary line on stderr every this many seconds of capture time (0: none)
-    #[arg(long = "sumInt", alias = "sum-int", value_name = "SECONDS", allow_negative_numbers = true)]
+    #[arg(
+        long = "sumInt",
+        alias = "sum-int",
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub sum_int: Option<f64>,
 
     /// Emulation: replay a file at its recorded pace

@@ -1,11 +1,13 @@
 //! The command-line contract checked on the host namespace: flag validation, the exact CSV and
-//! JSON Lines shapes, run length (-i/-d/-c), -p, signals, broken pipes, -o, -v, --help/-V. These
-//! tests check behaviour and internal consistency, never socket counts or speed (those are checked
-//! in namespaces the tests build: columns.rs, dst.rs, top.rs). This file holds the shared helpers.
+//! JSON Lines shapes, run length (-i/-d/-c), -p, signals, broken pipes, -o, -v, --help/-V and what
+//! the help says (help.rs). These tests check behaviour and internal consistency, never socket
+//! counts or speed (those are checked in namespaces the tests build: columns.rs, dst.rs, top.rs).
+//! This file holds the shared helpers.
 
 mod args;
 mod endings;
 mod files;
+mod help;
 mod shapes;
 
 use crate::util::{COLUMNS, Row, Run, Stream, conntrend, parse_csv, parse_json};

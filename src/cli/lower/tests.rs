@@ -236,3 +236,42 @@ fn forecast_windows_are_samples_or_a_span() {
         assert!(refused.is_err(), "{bad}");
     }
 }
+
+/// What `-i` defaults to in each mode is what that mode's help says (help.rs, INTERVAL_HELP).
+#[test]
+fn interval_defaults_are_the_ones_each_mode_s_help_states() {
+    let help = |mode: &str| {
+        crate::cli::help::INTERVAL_HELP
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .unwrap()
+            .1
+    };
+    assert!(help("").ends_with("[default: 5]"));
+    assert_eq!(config(&[]).unwrap().interval, Duration::from_secs(5));
+    assert!(help("top").ends_with("[default: one report]"));
+    match action(&["top"]).unwrap() {
+        Action::Top(t) => assert_eq!(t.refresh, None),
+        other => panic!("{other:?}"),
+    }
+    assert!(help("states").ends_with("[default: one object; with -c, 5]"));
+    for (args, want) in [
+        (&["states"][..], None),
+        (&["states", "-c", "2"], Some(Duration::from_secs(5))),
+    ] {
+        match action(args).unwrap() {
+            Action::States(s) => assert_eq!(s.interval, want, "{args:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(help("conns").ends_with("[default: one report; -c needs -i]"));
+    match action(&["conns"]).unwrap() {
+        Action::Conns(c) => assert_eq!(c.interval, None),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        action(&["conns", "-c", "2"])
+            .unwrap_err()
+            .contains("give -i")
+    );
+}

@@ -285,7 +285,10 @@ mod tests {
         assert_eq!(v["ts_rtt"], 0.0125);
         assert_eq!(v["seq_rtt"], serde_json::Value::Null);
         assert_eq!(v["flow"], "10.0.0.1:40000+[fd00::2]:80");
-        assert_eq!((v["flow_bytes"].as_u64(), v["flow_wire_bytes"].as_u64()), (Some(1100), Some(1166)));
+        assert_eq!(
+            (v["flow_bytes"].as_u64(), v["flow_wire_bytes"].as_u64()),
+            (Some(1100), Some(1166))
+        );
         let mut h = Vec::new();
         line(Format::Table, &l(), c, &mut h);
         let h = String::from_utf8(h).unwrap();

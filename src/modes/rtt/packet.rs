@@ -109,7 +109,11 @@ pub fn parse_sized(link: Link, frame: &[u8]) -> Option<(Segment, u32)> {
         }
     };
     let ip = frame.get(at..)?;
-    let version = if version == 0 { ip.first()? >> 4 } else { version };
+    let version = if version == 0 {
+        ip.first()? >> 4
+    } else {
+        version
+    };
     let (seg, ip_len) = match version {
         4 => (ipv4(ip)?, u32::from(be16(ip, 2)?)),
         6 => (ipv6(ip)?, 40 + u32::from(be16(ip, 4)?)),
@@ -308,18 +312,33 @@ mod tests {
     fn wire_sizes_count_the_headers() {
         let s = seg("10.0.0.1", "10.0.0.2", Some((7, 9)), 1000);
         let f = frame(&s);
-        assert_eq!(parse_sized(Link::Ethernet, &f[..96]), Some((s, 14 + 20 + 32 + 1000)));
-        assert_eq!(parse_sized(Link::Raw, &f[14..96]), Some((s, 20 + 32 + 1000)));
+        assert_eq!(
+            parse_sized(Link::Ethernet, &f[..96]),
+            Some((s, 14 + 20 + 32 + 1000))
+        );
+        assert_eq!(
+            parse_sized(Link::Raw, &f[14..96]),
+            Some((s, 20 + 32 + 1000))
+        );
         let mut sll = vec![0u8; 14];
         sll.extend_from_slice(&f[12..]);
-        assert_eq!(parse_sized(Link::LinuxSll, &sll).map(|x| x.1), Some(16 + 1052));
+        assert_eq!(
+            parse_sized(Link::LinuxSll, &sll).map(|x| x.1),
+            Some(16 + 1052)
+        );
         let s6 = seg("fd00::1", "fd00::2", None, 0);
-        assert_eq!(parse_sized(Link::Ethernet, &frame(&s6)), Some((s6, 14 + 40 + 20)));
+        assert_eq!(
+            parse_sized(Link::Ethernet, &frame(&s6)),
+            Some((s6, 14 + 40 + 20))
+        );
         // A VLAN tag is on the wire too.
         let mut tagged = f[..12].to_vec();
         tagged.extend_from_slice(&[0x81, 0, 0, 5]);
         tagged.extend_from_slice(&f[12..]);
-        assert_eq!(parse_sized(Link::Ethernet, &tagged).map(|x| x.1), Some(18 + 1052));
+        assert_eq!(
+            parse_sized(Link::Ethernet, &tagged).map(|x| x.1),
+            Some(18 + 1052)
+        );
         assert_eq!(Link::from_linktype(147), None);
     }
 }
