@@ -25,7 +25,7 @@ const FINITE: Duration = Duration::from_secs(30);
 const FIRST_LINE: Duration = Duration::from_secs(12);
 
 /// The documents whose recipes are run.
-const DOCS: [&str; 1] = ["README.md"];
+const DOCS: [&str; 2] = ["README.md", "docs/timeline.md"];
 
 /// A recipe as the docs show it.
 #[derive(Debug, Clone)]
