@@ -6,9 +6,9 @@
 use anyhow::{Result, bail};
 
 use super::filter::CtFilter;
-use super::show::{columns, entry_rows, json_row};
+use super::show::columns;
 use super::table::Table;
-use super::{FLUSH_AT, ctnetlink, open_ct, write};
+use super::{ctnetlink, emit, open_ct, write};
 use crate::report::reporter::say;
 
 pub fn delete(
@@ -35,14 +35,7 @@ pub fn delete(
                 return;
             }
         }
-        if json {
-            json_row(e, text);
-        } else {
-            entry_rows(&mut table, e, text);
-        }
-        if text.len() >= FLUSH_AT {
-            failed = write(out, text).err();
-        }
+        failed = emit(e, json, &mut table, text, out).err();
     });
     if !json {
         table.release(text);

@@ -25,6 +25,7 @@ use crate::app::settings::Target;
 use crate::app::sink::Sink;
 use crate::diag::DiagError;
 use crate::diag::ctnetlink::CtSocket;
+use crate::diag::ctnetlink::entry::Entry;
 use crate::probes::conntrack::sysctl::{DIR, Sysctls};
 use crate::report::reporter::say;
 use events::EventsConfig;
@@ -110,6 +111,26 @@ pub fn run(config: &ConntrackConfig) -> Result<()> {
     }
 }
 
+/// One entry written as `show` writes it (a JSON line, or rows of grout's table), the text handed
+/// to the output once [`FLUSH_AT`] is buffered: `show` and `delete` write the same rows.
+fn emit(
+    e: &Entry,
+    json: bool,
+    table: &mut Table,
+    text: &mut Vec<u8>,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    if json {
+        json_row(e, text);
+    } else {
+        entry_rows(table, e, text);
+    }
+    if text.len() >= FLUSH_AT {
+        write(out, text)?;
+    }
+    Ok(())
+}
+
 fn write(out: &mut impl std::io::Write, text: &mut Vec<u8>) -> Result<()> {
     out.write_all(text)
         .context("cannot write to standard output")?;
@@ -149,14 +170,7 @@ fn show(
         if failed.is_some() || !filter.matches(e) {
             return;
         }
-        if json {
-            json_row(e, text);
-        } else {
-            entry_rows(&mut table, e, text);
-        }
-        if text.len() >= FLUSH_AT {
-            failed = write(out, text).err();
-        }
+        failed = emit(e, json, &mut table, text, out).err();
     });
     if let Some(e) = failed {
         return Err(e);
