@@ -34,6 +34,8 @@ struct Recipe {
     at: String,
     script: String,
     stream: bool,
+    /// How long a stream may stay silent before it is stopped.
+    wait: Duration,
 }
 
 /// The blocks fenced with ```` ```sh recipe ```` (or `recipe stream`) in `text`.
@@ -57,6 +59,7 @@ fn recipes(name: &str, text: &str) -> Vec<Recipe> {
             at: format!("{name}:{}", n + 1),
             script: script.join("\n") + "\n",
             stream: words.contains(&"stream"),
+            wait: FIRST_LINE,
         });
     }
     found
@@ -142,7 +145,7 @@ fn run(recipe: &Recipe, bin: &Path) -> Ran {
         String::from_utf8_lossy(&all).into_owned()
     });
     let start = Instant::now();
-    let limit = if recipe.stream { FIRST_LINE } else { FINITE };
+    let limit = if recipe.stream { recipe.wait } else { FINITE };
     let mut overran = false;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -263,6 +266,7 @@ fn mawk_buffers_a_pipe_unless_interactive() {
                 "while :; do echo row; sleep 0.2; done | {awk} '{{ print; fflush() }}'\n"
             ),
             stream: true,
+            wait: FIRST_LINE,
         };
         run(&recipe, bin.path()).stdout
     };
@@ -271,4 +275,127 @@ fn mawk_buffers_a_pipe_unless_interactive() {
         "mawk printed at once: the premise is wrong"
     );
     assert!(once("awk -W interactive").starts_with("row"));
+}
+
+/// The stand-ins a `--help` example needs beyond the load: its files, a namespace called `blue`
+/// and traffic on loopback. Written into the example's script before it, in its own directory.
+fn help_prelude() -> String {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    format!(
+        "set -e\n\
+         cd \"$(mktemp -d)\"\n\
+         mkdir -p /run/netns && mount -t tmpfs tmpfs /run/netns && ip netns add blue\n\
+         cp {f}/rtt/v4.pcap capture.pcap\n\
+         cp {f}/rtt/both.pcapng capture.pcapng\n\
+         mkdir sos && cp -r {f}/network-connections/6.8.0-45-generic sos/proc\n\
+         conntrend --dst -i 1 -c 2 -o ports.csv\n\
+         (for i in $(seq 300); do exec 3<>/dev/tcp/127.0.0.1/5000 && echo x >&3 && exec 3>&-; \
+         sleep 0.05; done) >/dev/null 2>&1 &\n\
+         set +e\n",
+        f = fixtures.display()
+    )
+}
+
+/// What changes in a `--help` example to run it here, and why: a real interface is `lo`, and
+/// durations of minutes or an hour become seconds.
+const HELP_SUBSTITUTIONS: [(&str, &str); 6] = [
+    ("eth0", "lo"),
+    ("-d 3600", "-d 2"),
+    ("-i 5 -d 60", "-i 1 -d 3"),
+    ("-c 60", "-c 2"),
+    ("-i 10 -c 6", "-i 1 -c 2"),
+    ("-i 10 ", "-i 1 "),
+];
+
+/// The examples every `--help` shows: the command part of each line under `Examples:` (up to the
+/// run of spaces before its description).
+fn help_examples() -> Vec<Recipe> {
+    let mut found = Vec::new();
+    for mode in [
+        "",
+        "top",
+        "states",
+        "conns",
+        "conntrack",
+        "rtt",
+        "serve",
+        "plot",
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_conntrend"));
+        if !mode.is_empty() {
+            cmd.arg(mode);
+        }
+        let help = String::from_utf8(cmd.arg("--help").output().unwrap().stdout).unwrap();
+        let examples = help
+            .lines()
+            .skip_while(|l| *l != "Examples:")
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty());
+        for line in examples {
+            let mut command = line.trim().split("  ").next().unwrap_or("").to_string();
+            for (from, to) in HELP_SUBSTITUTIONS {
+                command = command.replace(from, to);
+            }
+            // Until interrupted: a refreshing report, a stream, a server or a live capture.
+            let stream = command.contains("-d 0")
+                || command.contains("serve")
+                || command.contains(" -i lo")
+                || (command.contains(" -i ")
+                    && !command.contains(" -c ")
+                    && !command.contains(" -d "));
+            found.push(Recipe {
+                at: format!("conntrend {mode} --help: {}", line.trim()),
+                script: format!("{}{command}\n", help_prelude()),
+                stream,
+                // A silent stream (one writing to a file) needs no long wait: what is checked
+                // is that it is still running, without an error.
+                wait: Duration::from_secs(4),
+            });
+        }
+    }
+    found
+}
+
+/// Every example `--help` shows runs here (with the stand-ins of [`help_prelude`] and the
+/// substitutions of [`HELP_SUBSTITUTIONS`]): a finite one exits 0, one that runs until
+/// interrupted is still running, without an error, when it is stopped.
+#[test]
+fn every_help_example_runs() {
+    let all = help_examples();
+    assert!(all.len() >= 35, "only {} examples found", all.len());
+    let failures = with_netns(move |ns| {
+        let _mix = load(ns);
+        ns.nft(
+            "table inet tracking {\n chain out {\n type filter hook output priority 0;\n \
+             ct state new accept\n }\n}\n",
+        );
+        let bin = shims();
+        let mut failures = Vec::new();
+        for example in &all {
+            let ran = run(example, bin.path());
+            let trouble = [
+                (ran.overran, "did not end in time"),
+                (!example.stream && ran.status != Some(0), "did not exit 0"),
+                (
+                    example.stream && ran.status.is_some() && ran.status != Some(0),
+                    "failed",
+                ),
+                (
+                    ran.stderr.contains("command not found"),
+                    "names a missing command",
+                ),
+                (ran.stderr.contains("error:"), "reported an error"),
+            ];
+            for (bad, what) in trouble {
+                if bad {
+                    failures.push(format!(
+                        "{} {what} (status {:?})\n--- stdout ---\n{}--- stderr ---\n{}",
+                        example.at, ran.status, ran.stdout, ran.stderr
+                    ));
+                }
+            }
+        }
+        failures
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
