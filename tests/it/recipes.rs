@@ -201,6 +201,60 @@ fn load(ns: &NetNs) -> Mix<'_> {
     mix
 }
 
+/// Runs `all` in one namespace with [`load`] (and, with `tracking`, connection tracking on), and
+/// gives what went wrong, one message each.
+fn run_all(all: Vec<Recipe>, tracking: bool, must_print: bool) -> Vec<String> {
+    with_netns(move |ns| {
+        let _mix = load(ns);
+        if tracking {
+            ns.nft(
+                "table inet tracking {\n chain out {\n type filter hook output priority 0;\n \
+                 ct state new accept\n }\n}\n",
+            );
+        }
+        let bin = shims();
+        all.iter()
+            .flat_map(|recipe| troubles(recipe, &run(recipe, bin.path()), must_print))
+            .collect()
+    })
+}
+
+/// What went wrong with a run of `recipe`. `must_print`: a recipe of the docs must show something;
+/// a `--help` example (which may write a file instead) must only not fail.
+fn troubles(recipe: &Recipe, ran: &Ran, must_print: bool) -> Vec<String> {
+    let silent = ran.stdout.trim().is_empty() && ran.stderr.trim().is_empty();
+    let checks = [
+        (ran.overran, "did not end in time"),
+        (!recipe.stream && ran.status != Some(0), "did not exit 0"),
+        (
+            !must_print && recipe.stream && ran.status.is_some_and(|s| s != 0),
+            "failed",
+        ),
+        (must_print && silent, "printed nothing"),
+        (
+            ran.stderr.contains("command not found"),
+            "names a missing command",
+        ),
+        (ran.stderr.contains("error:"), "reported an error"),
+    ];
+    // A --help example's script starts with its stand-ins: not worth repeating.
+    let script = if must_print {
+        recipe.script.as_str()
+    } else {
+        ""
+    };
+    checks
+        .iter()
+        .filter(|(bad, _)| *bad)
+        .map(|(_, what)| {
+            format!(
+                "{} {what} (status {:?})\n{script}--- stdout ---\n{}--- stderr ---\n{}",
+                recipe.at, ran.status, ran.stdout, ran.stderr
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_recipe_in_the_docs_runs_and_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -209,36 +263,7 @@ fn every_recipe_in_the_docs_runs_and_prints() {
         .flat_map(|d| recipes(d, &fs::read_to_string(root.join(d)).unwrap()))
         .collect();
     assert!(all.len() >= 10, "only {} recipes found", all.len());
-    let failures = with_netns(move |ns| {
-        let _mix = load(ns);
-        let bin = shims();
-        let mut failures = Vec::new();
-        for recipe in &all {
-            let ran = run(recipe, bin.path());
-            let trouble = [
-                (ran.overran, "did not end in time"),
-                (!recipe.stream && ran.status != Some(0), "did not exit 0"),
-                (
-                    ran.stdout.trim().is_empty() && ran.stderr.trim().is_empty(),
-                    "printed nothing",
-                ),
-                (
-                    ran.stderr.contains("command not found"),
-                    "names a missing command",
-                ),
-                (ran.stderr.contains("error:"), "reported an error"),
-            ];
-            for (bad, what) in trouble {
-                if bad {
-                    failures.push(format!(
-                        "{} {what} (status {:?})\n{}--- stdout ---\n{}--- stderr ---\n{}",
-                        recipe.at, ran.status, recipe.script, ran.stdout, ran.stderr
-                    ));
-                }
-            }
-        }
-        failures
-    });
+    let failures = run_all(all, false, true);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -363,39 +388,6 @@ fn help_examples() -> Vec<Recipe> {
 fn every_help_example_runs() {
     let all = help_examples();
     assert!(all.len() >= 35, "only {} examples found", all.len());
-    let failures = with_netns(move |ns| {
-        let _mix = load(ns);
-        ns.nft(
-            "table inet tracking {\n chain out {\n type filter hook output priority 0;\n \
-             ct state new accept\n }\n}\n",
-        );
-        let bin = shims();
-        let mut failures = Vec::new();
-        for example in &all {
-            let ran = run(example, bin.path());
-            let trouble = [
-                (ran.overran, "did not end in time"),
-                (!example.stream && ran.status != Some(0), "did not exit 0"),
-                (
-                    example.stream && ran.status.is_some() && ran.status != Some(0),
-                    "failed",
-                ),
-                (
-                    ran.stderr.contains("command not found"),
-                    "names a missing command",
-                ),
-                (ran.stderr.contains("error:"), "reported an error"),
-            ];
-            for (bad, what) in trouble {
-                if bad {
-                    failures.push(format!(
-                        "{} {what} (status {:?})\n--- stdout ---\n{}--- stderr ---\n{}",
-                        example.at, ran.status, ran.stdout, ran.stderr
-                    ));
-                }
-            }
-        }
-        failures
-    });
+    let failures = run_all(all, true, false);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -2,20 +2,7 @@
 //! hand field by field.
 
 use super::*;
-
-fn l() -> Line<'static> {
-    Line {
-        time_ns: 1_700_000_000_123_456_789,
-        ts_rtt: Some(12_500_000),
-        seq_rtt: None,
-        seq_diff: Some(-100),
-        dupack: None,
-        bytes: 100,
-        flow_bytes: 1100,
-        flow_wire_bytes: 1166,
-        flow: "10.0.0.1:40000+[fd00::2]:80",
-    }
-}
+use crate::modes::rtt::output::tests::l;
 
 #[test]
 fn the_machine_line_field_by_field() {

@@ -253,10 +253,11 @@ pub fn summary(format: Format, flows: &[FlowSummary], untracked: u64, out: &mut 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn l() -> Line<'static> {
+    /// One line with every kind of field (also for connmon's formats' tests).
+    pub(in crate::modes::rtt) fn l() -> Line<'static> {
         Line {
             time_ns: 1_700_000_000_123_456_789,
             ts_rtt: Some(12_500_000),
