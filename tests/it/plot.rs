@@ -72,6 +72,20 @@ fn polylines(svg: &str) -> Vec<(String, String, usize)> {
         .collect()
 }
 
+/// The y coordinates of the points of `series`'s line.
+fn series_ys(svg: &str, series: &str) -> Vec<f64> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    let line = doc
+        .descendants()
+        .find(|n| n.attribute("data-series") == Some(series))
+        .unwrap_or_else(|| panic!("no line for {series}"));
+    line.attribute("points")
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
 fn marker(svg: &str, series: &str) -> (u64, u64) {
     let doc = roxmltree::Document::parse(svg).unwrap();
     let g = doc
@@ -145,17 +159,7 @@ fn a_long_log_is_decimated_without_losing_a_spike_and_renders() {
     );
     assert_eq!(marker(&svg, "used"), (900, 61_803_000));
     // The spike is a vertex of the decimated line: its y is the top of the data.
-    let doc = roxmltree::Document::parse(&svg).unwrap();
-    let line = doc
-        .descendants()
-        .find(|n| n.attribute("data-series") == Some("used"))
-        .unwrap();
-    let ys: Vec<f64> = line
-        .attribute("points")
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let ys = series_ys(&svg, "used");
     let top = ys.iter().cloned().fold(f64::MAX, f64::min);
     let base = ys.iter().cloned().fold(f64::MIN, f64::max);
     assert!(base - top > 100.0, "the spike stands out: {top} vs {base}");

@@ -50,17 +50,7 @@ fn a_long_log_is_plotted_in_memory_bounded_by_the_width() {
         (100, 1_700_000_000_000 + SPIKE * 1000)
     );
     // The spike is a vertex of the decimated line: the top of the data.
-    let doc = roxmltree::Document::parse(&svg).unwrap();
-    let line = doc
-        .descendants()
-        .find(|n| n.attribute("data-series") == Some("used"))
-        .unwrap();
-    let ys: Vec<f64> = line
-        .attribute("points")
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let ys = series_ys(&svg, "used");
     let top = ys.iter().cloned().fold(f64::MAX, f64::min);
     let rest = ys
         .iter()
