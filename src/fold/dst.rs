@@ -25,7 +25,7 @@ pub struct Dst {
 }
 
 impl Dst {
-    fn of(record: &Record<'_>) -> Dst {
+    pub fn of(record: &Record<'_>) -> Dst {
         let raw = record.dst_addr();
         let mut addr = [0u8; 16];
         if raw.len() == 4 {
@@ -75,6 +75,42 @@ pub struct DstUse {
     pub used: u32,
     /// Pool ports still usable toward it: total minus (used toward it ∪ explicitly bound).
     pub free: u32,
+    /// Its sockets from pool ports by state (the timeline's state columns).
+    pub states: DstStates,
+}
+
+/// Sockets from pool ports toward one destination, by state, grouped as the timeline's columns
+/// are: what a destination's ports are spent on (TIME_WAIT churn, connections held open, a
+/// backend that does not answer SYNs, a peer that closed first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DstStates {
+    pub established: u32,
+    /// SYN_SENT (and SYN_RECV of a simultaneous open).
+    pub syn: u32,
+    /// FIN_WAIT1 and FIN_WAIT2.
+    pub fin_wait: u32,
+    pub time_wait: u32,
+    pub close_wait: u32,
+    pub last_ack: u32,
+    /// CLOSING.
+    pub other: u32,
+}
+
+impl DstStates {
+    #[inline]
+    fn add(&mut self, state: u8) {
+        use tcp_state::*;
+        let n = match state {
+            ESTABLISHED => &mut self.established,
+            SYN_SENT | SYN_RECV | NEW_SYN_RECV => &mut self.syn,
+            FIN_WAIT1 | FIN_WAIT2 => &mut self.fin_wait,
+            TIME_WAIT => &mut self.time_wait,
+            CLOSE_WAIT => &mut self.close_wait,
+            LAST_ACK => &mut self.last_ack,
+            _ => &mut self.other,
+        };
+        *n += 1;
+    }
 }
 
 /// The three `--dst` columns of a sample, and the fewest free ports toward any destination (the
@@ -107,6 +143,8 @@ impl From<Option<DstUse>> for WorstDst {
 pub struct DstTally {
     /// Distinct destinations of this sample, in order of first sight.
     dsts: Vec<Dst>,
+    /// Each destination's sockets by state, by the same index.
+    states: Vec<DstStates>,
     index: HashMap<Dst, u32, FxBuild>,
     /// `destination index << 16 | local port`.
     pairs: Vec<u64>,
@@ -118,6 +156,7 @@ pub struct DstTally {
 impl Visit for DstTally {
     fn reset(&mut self) {
         self.dsts.clear();
+        self.states.clear();
         self.index.clear();
         self.pairs.clear();
         self.sorted = true;
@@ -152,7 +191,9 @@ impl DstTally {
                 let i = *self.index.entry(dst).or_insert(next);
                 if i == next {
                     self.dsts.push(dst);
+                    self.states.push(DstStates::default());
                 }
+                self.states[i as usize].add(record.state());
                 self.pairs.push(u64::from(i) << 16 | u64::from(port));
                 self.sorted = false;
             }
@@ -235,6 +276,7 @@ impl DstTally {
                 dst,
                 used,
                 free: total.saturating_sub(bound + used_unbound),
+                states: self.states[d as usize],
             });
         }
     }
@@ -289,6 +331,17 @@ mod tests {
         assert_eq!(ranked.len(), 2);
         assert_eq!(ranked[0], worst);
         assert_eq!((ranked[1].used, ranked[1].free), (1, 90 - 3 - 1));
+        // Sockets, not ports: the port 40001 has a TIME_WAIT and an ESTABLISHED socket.
+        assert_eq!(
+            ranked[0].states,
+            DstStates {
+                established: 2,
+                syn: 1,
+                time_wait: 1,
+                ..DstStates::default()
+            }
+        );
+        assert_eq!(ranked[1].states.established, 1);
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl TimelineWriter for PromWriter {
                     dst: d.worst_dst?,
                     used: d.worst_dst_used?,
                     free: d.worst_dst_free?,
+                    states: Default::default(),
                 })
             })
             .into_iter()
