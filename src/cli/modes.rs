@@ -56,6 +56,11 @@ pub struct SampleArgs {
     #[arg(long)]
     pub conntrack: bool,
 
+    /// Add who holds the pool's ports: owner, owner_ports, owner_last_known (TIME_WAIT sockets
+    /// of connections it was seen owning), unattributed_ports, likely (see `top`)
+    #[arg(long)]
+    pub owners: bool,
+
     /// Add exhaust_in_sec (with --dst also dst_exhaust_in_sec): seconds until free reaches 0 at
     /// the rate fitted over the last N samples or the last SPAN (90s, 5m, 1h), given only when
     /// the decline is significant [default: 12 samples]

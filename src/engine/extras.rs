@@ -1,8 +1,9 @@
-//! What a row may carry beyond the base columns: the destination fold (`--dst`), the conntrack
-//! probe (`--conntrack`, a few reads of /proc per sample, so it lives here and not in the pure
+//! What a row may carry beyond the base columns: the destination fold (`--dst`), the owners
+//! fold with its memory (`--owners`), the conntrack probe (`--conntrack`, a few reads of /proc per sample, so it lives here and not in the pure
 //! fold) and the forecast over the rows so far (`--forecast`).
 
 use crate::diag::{Protocol, Record};
+use crate::engine::owners::OwnerFold;
 use crate::fold::Visit;
 use crate::fold::dst::DstTally;
 use crate::fold::forecast::{Forecast, Window};
@@ -18,6 +19,7 @@ pub struct Extras {
     pub dst: Option<DstTally>,
     pub ct: Option<CtFold>,
     pub forecast: Option<Forecast>,
+    pub owners: Option<OwnerFold>,
 }
 
 /// `--conntrack`: not a fold over the dump but a few small reads per sample (the table's count,
@@ -86,6 +88,8 @@ impl Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
             ct: groups.contains(Group::Conntrack).then(CtFold::open),
             forecast: None,
+            // Lowering refuses --owners with a saved proc tree: the sockets are live.
+            owners: groups.contains(Group::Owners).then(|| OwnerFold::new(true)),
         }
     }
 
@@ -108,6 +112,9 @@ impl Extras {
         if let Some(ct) = self.ct.as_mut() {
             sample.ct = Some(ct.columns());
         }
+        if let Some(o) = self.owners.as_mut() {
+            sample.owners = Some(o.finish(pool, sample.epoch_ms).table.columns());
+        }
         if let Some(f) = self.forecast.as_mut() {
             let dst = sample.dst.map(|d| d.worst_dst_free);
             sample.forecast = Some(f.columns(sample.epoch_ms, sample.free, dst));
@@ -118,10 +125,12 @@ impl Extras {
 impl Visit for Extras {
     fn reset(&mut self) {
         self.dst.reset();
+        self.owners.reset();
     }
 
     #[inline]
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         self.dst.visit(pool, protocol, record);
+        self.owners.visit(pool, protocol, record);
     }
 }

@@ -4,6 +4,7 @@
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
 use crate::fold::dst::WorstDst;
 use crate::fold::forecast::ForecastColumns;
+use crate::fold::owners::OwnerColumns;
 use crate::probes::pool::{Pool, PortSet};
 
 /// Counters for one sample, reused from sample to sample.
@@ -74,6 +75,8 @@ pub struct Sample {
     pub ct: Option<CtColumns>,
     /// The `--forecast` group, when asked for.
     pub forecast: Option<ForecastColumns>,
+    /// The `--owners` group, when asked for.
+    pub owners: Option<OwnerColumns>,
     /// What the sample knows beyond its columns (the Prometheus metrics show it).
     pub detail: Detail,
 }
@@ -124,6 +127,7 @@ impl Sample {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Detail {
                 range: (pool.lo, pool.hi),
                 tcp_states: measured.tcp.then_some(tally.tcp_states),

@@ -89,6 +89,7 @@ mod tests {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Default::default(),
         }
     }

@@ -216,3 +216,71 @@ fn a_process_in_a_fresh_cgroup_is_named_by_it_even_from_another_pid_namespace() 
     assert_eq!(ours["tcp_ports"], 3, "{ours}");
     drop(parked);
 }
+
+#[test]
+fn the_timeline_names_the_owner_and_keeps_it_for_the_time_wait_it_leaves() {
+    with_netns(|ns| {
+        Pool::new(40000, 40099, "").apply(ns);
+        let server = TcpListener::bind("127.0.0.1:5002").unwrap();
+        let mut client = ns.spawn(&mut client(4, 5002, None));
+        let pid = client.id();
+        let mut said = BufReader::new(client.stdout.take().unwrap());
+        assert_eq!(line(&mut said), "ready\n");
+        let accepted: Vec<_> = (0..4).map(|_| server.accept().unwrap().0).collect();
+
+        let mut run = conntrend();
+        run.args(["-i", "1", "-d", "0", "--owners", "--format", "json"])
+            .stdout(Stdio::piped());
+        let mut run = ns.spawn(&mut run);
+        let mut rows = BufReader::new(run.stdout.take().unwrap());
+        let mut next_row = || loop {
+            let v: Value = serde_json::from_str(&line(&mut rows)).unwrap();
+            if v.get("epoch_ms").is_some() {
+                return v;
+            }
+        };
+        let first = next_row();
+        let who = format!("python3[{pid}]");
+        assert_eq!(first["owner"], who.as_str(), "{first}");
+        assert_eq!(
+            (
+                first["owner_ports"].as_u64(),
+                first["owner_last_known"].as_u64()
+            ),
+            (Some(4), Some(0))
+        );
+        assert_eq!(first["unattributed_ports"], 0);
+
+        writeln!(client.stdin.as_ref().unwrap()).unwrap();
+        assert_eq!(line(&mut said), "closed\n");
+        client.wait().unwrap();
+        drop(accepted);
+        let mut after = None;
+        for _ in 0..10 {
+            let r = next_row();
+            if r["owner_last_known"] == 4 {
+                after = Some(r);
+                break;
+            }
+        }
+        let _ = run.kill();
+        let _ = run.wait();
+        let r = after.expect("a row with the client's four ports last known");
+        assert_eq!(r["owner"], who.as_str(), "{r}");
+        assert_eq!(
+            (r["owner_ports"].as_u64(), r["unattributed_ports"].as_u64()),
+            (Some(4), Some(0)),
+            "{r}"
+        );
+        assert_eq!(r["likely"], Value::Null, "nothing unattributed: {r}");
+    });
+}
+
+#[test]
+fn owners_need_live_sockets() {
+    let mut c = conntrend();
+    c.args(["-c", "1", "--owners", "--proc-root", "/proc"]);
+    let run = crate::util::run(c);
+    run.expect_code(2);
+    assert!(run.stderr().contains("--owners"), "{}", run.describe());
+}

@@ -116,6 +116,12 @@ impl Config {
                 "--conntrack reads the live conntrack table; it cannot go with --proc-root".into(),
             );
         }
+        if args.owners && args.source.proc_root.is_some() {
+            return Err(
+                "--owners looks for the processes of live sockets; it cannot go with --proc-root"
+                    .into(),
+            );
+        }
         // -c alone ends the run by count; the default duration applies only when neither is given.
         let duration_sec = match (args.duration_sec, args.count) {
             (Some(d), _) => d,
@@ -134,6 +140,7 @@ impl Config {
             .with_if(Group::Time, args.time == TimeArg::Iso)
             .with_if(Group::Dst, args.dst)
             .with_if(Group::Conntrack, args.conntrack)
+            .with_if(Group::Owners, args.owners)
             .with_if(Group::Forecast, args.forecast.is_some())
             .with_if(Group::ForecastDst, args.forecast.is_some() && args.dst);
         let alerts = alerts(&args.alerts.alert, groups)?;

@@ -20,7 +20,7 @@ use crate::probes::owners::{Owners, Process};
 use crate::probes::pool::{Pool, PortSet};
 use crate::util::hash::{Fx, FxBuild};
 
-pub use table::{Attributed, DstOwners, Named, ProcessUse};
+pub use table::{Attributed, DstOwners, Named, OwnerColumns, ProcName, ProcessUse};
 
 /// A process across samples: pid and start time.
 pub type Who = (u32, u64);

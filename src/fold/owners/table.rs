@@ -74,6 +74,84 @@ pub struct DstOwners {
     pub likely: Vec<Named>,
 }
 
+/// A process as a timeline column names it: `comm[pid]`, the command name reduced to letters,
+/// digits and `._-:/+@` (anything else as `_`), so a CSV field needs no quoting and grep finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcName {
+    comm: [u8; 16],
+    len: u8,
+    pid: u32,
+}
+
+impl ProcName {
+    pub fn new(comm: &str, pid: u32) -> ProcName {
+        let mut name = ProcName {
+            comm: [0; 16],
+            len: 0,
+            pid,
+        };
+        for (slot, c) in name.comm.iter_mut().zip(comm.chars()) {
+            *slot = if c.is_ascii_alphanumeric() || "._-:/+@".contains(c) {
+                c as u8
+            } else {
+                b'_'
+            };
+            name.len += 1;
+        }
+        name
+    }
+}
+
+impl std::fmt::Display for ProcName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let comm = std::str::from_utf8(&self.comm[..usize::from(self.len)]).unwrap_or("?");
+        write!(f, "{comm}[{}]", self.pid)
+    }
+}
+
+/// The `--owners` columns of a timeline row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerColumns {
+    /// The process with the most pool ports, current and last known together.
+    pub owner: Option<ProcName>,
+    pub owner_ports: Option<u32>,
+    /// Of those, the last known ones.
+    pub owner_last_known: Option<u32>,
+    /// Pool ports held only by ownerless sockets nobody is remembered for.
+    pub unattributed_ports: u32,
+    /// The likely maker of the unattributed sockets of the destination with the most of them.
+    pub likely: Option<ProcName>,
+}
+
+impl Attributed {
+    /// The timeline's columns of this attribution.
+    pub fn columns(&self) -> OwnerColumns {
+        let top = self
+            .processes
+            .iter()
+            .filter(|p| p.pid.is_some())
+            .max_by(|a, b| a.ports().cmp(&b.ports()).then(b.pid.cmp(&a.pid)))
+            .filter(|p| p.ports() > 0);
+        let likely = self
+            .destinations
+            .values()
+            .filter(|d| d.unattributed > 0 && !d.likely.is_empty())
+            .max_by_key(|d| d.unattributed)
+            .map(|d| ProcName::new(&d.likely[0].comm, d.likely[0].pid));
+        OwnerColumns {
+            owner: top.map(|p| ProcName::new(&p.comm, p.pid.unwrap_or(0))),
+            owner_ports: top.map(ProcessUse::ports),
+            owner_last_known: top.map(|p| p.last_known_ports),
+            unattributed_ports: self
+                .processes
+                .iter()
+                .find(|p| p.comm == KERNEL && p.pid.is_none())
+                .map_or(0, |p| p.tcp_ports),
+            likely,
+        }
+    }
+}
+
 /// One sample's attribution.
 #[derive(Debug, Default)]
 pub struct Attributed {

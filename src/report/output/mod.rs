@@ -119,6 +119,7 @@ pub(crate) mod tests {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Default::default(),
         }
     }
