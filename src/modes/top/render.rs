@@ -42,6 +42,18 @@ fn ownerless(d: &DstOwners) -> Vec<String> {
     lines
 }
 
+/// A command line as a table shows it: the program's file name without its directory, then its
+/// arguments (`/usr/bin/python3 worker.py` → `python3 worker.py`), so that what tells two
+/// processes apart fits the column.
+fn short_command(cmdline: &str) -> std::borrow::Cow<'_, str> {
+    let (program, args) = cmdline.split_once(' ').unwrap_or((cmdline, ""));
+    match program.rsplit_once('/') {
+        Some((_, name)) if args.is_empty() => name.into(),
+        Some((_, name)) => format!("{name} {args}").into(),
+        None => cmdline.into(),
+    }
+}
+
 /// At most `width` characters of `s`, the last one `…` when cut.
 fn cut(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -132,9 +144,10 @@ pub fn text(r: &Report) -> String {
         let user = p.uid.map(user_name).unwrap_or_default();
         let unit = p.cgroup.as_deref().map(short).unwrap_or_default();
         let command = match &p.cmdline {
-            Some(c) if !c.is_empty() => c.as_str(),
-            _ => p.comm.as_str(),
+            Some(c) if !c.is_empty() => short_command(c),
+            _ => p.comm.as_str().into(),
         };
+        let command = command.as_ref();
         let command = if p.exited {
             format!("{} (exited)", cut(command, 24 - 9))
         } else {
@@ -155,9 +168,8 @@ pub fn text(r: &Report) -> String {
     if !r.processes.is_empty() {
         let _ = writeln!(
             o,
-            "TCP, UDP: pool ports its sockets hold now. LAST: pool ports of its closed connections\n\
-             (TIME_WAIT, FIN_WAIT) whose 4-tuple it was last seen owning. (kernel): ownerless\n\
-             sockets nobody is remembered for."
+            "TCP, UDP: pool ports held now. LAST: ports of its closed connections (TIME_WAIT...)\n\
+             it was last seen owning. (kernel): ownerless sockets nobody is remembered for."
         );
     }
     if r.owners_in_other_pid_namespace {
@@ -195,6 +207,19 @@ mod tests {
     use super::*;
     use crate::fold::dst::{Dst, DstStates, DstUse};
     use crate::modes::top::report::{DstRow, PoolInfo, ProcessUse, States};
+
+    #[test]
+    fn commands_lose_their_directory_not_their_arguments() {
+        assert_eq!(
+            short_command("/usr/bin/python3 worker.py -v"),
+            "python3 worker.py -v"
+        );
+        assert_eq!(short_command("/usr/sbin/nginx"), "nginx");
+        assert_eq!(
+            short_command("nginx: worker process"),
+            "nginx: worker process"
+        );
+    }
 
     #[test]
     fn every_line_fits_100_columns() {
