@@ -324,8 +324,9 @@ fn mawk_buffers_a_pipe_unless_interactive() {
 /// The stand-ins an example of `--help` or a command the docs show needs beyond the load: its
 /// files (a capture, a saved /proc, a log `ports.csv`, the repository's `deploy/`), a namespace
 /// `blue` with a process in it (`$web`, a container's pid), a window `$from`..`$to` around the
-/// log's samples, `page-someone`, and traffic on loopback. Written into the command's script
-/// before it, in its own directory.
+/// log's samples, `page-someone`, traffic on loopback, and a `make` that runs the Makefile's own
+/// recipes with the binary under test into a DESTDIR of its own (as tests/it/generate.rs does).
+/// Written into the command's script before it, in its own directory.
 fn stand_ins() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     format!(
@@ -338,6 +339,11 @@ fn stand_ins() -> String {
          cp {f}/rtt/both.pcapng capture.pcapng\n\
          mkdir sos && cp -r {f}/network-connections/6.8.0-45-generic sos/proc\n\
          ln -s {r}/deploy deploy\n\
+         mkdir bin destdir\n\
+         printf '#!/bin/sh\\nexec %s -s -C {r} -o build BIN=%s DESTDIR=%s \"$@\"\\n' \
+         \"$(command -v make)\" \"$(command -v conntrend)\" \"$PWD/destdir\" >bin/make\n\
+         chmod +x bin/make\n\
+         PATH=$PWD/bin:$PATH\n\
          conntrend --dst -i 1 -c 2 -o ports.csv\n\
          from=$(date -u -d '-1 min' +%FT%TZ) to=$(date -u -d '+1 min' +%FT%TZ)\n\
          page-someone() {{ echo \"paged: $*\"; }}\n\

@@ -79,7 +79,7 @@ const SUBSTITUTIONS: [(&str, &str, &str); 11] = [
 ];
 
 /// Shown commands not run here, and why: (the command as shown, or its start before `…`; why).
-const NOT_RUN: [(&str, &str); 12] = [
+const NOT_RUN: [(&str, &str); 8] = [
     (
         "conntrend rtt",
         "the mode's name (the README's table and prose): alone it is an error, it needs -i IFACE \
@@ -91,16 +91,6 @@ const NOT_RUN: [(&str, &str); 12] = [
          commands of docs/plot.md are run",
     ),
     ("make test", "runs this test suite itself"),
-    (
-        "make install",
-        "installs into the host's /usr/local (named in prose: not part of `make install`)",
-    ),
-    (
-        "make install PREFIX=~/.local",
-        "builds a release binary and installs it into the home directory; what it installs \
-         (man pages, completions) is generated and checked by tests/it/generate.rs",
-    ),
-    ("make uninstall", "removes an installation from the host"),
     (
         "cargo install --path .",
         "builds a release binary and installs it into ~/.cargo/bin",
@@ -115,13 +105,9 @@ const NOT_RUN: [(&str, &str); 12] = [
          docs/containers.md line as the container would (its user and capabilities)",
     ),
     (
-        "sudo make install install-systemd",
-        "installs units into the host's systemd; tests/it/deploy/systemd.rs verifies them \
-         (systemd-analyze verify and security, ExecStart traced)",
-    ),
-    (
         "systemctl enable --now conntrend.service",
-        "starts a service on the host; the unit is checked as above",
+        "starts a service on the host; tests/it/deploy/systemd.rs verifies the units \
+         (systemd-analyze verify and security, ExecStart traced)",
     ),
     (
         "kubectl apply -f deploy/kubernetes/conntrend.yaml",
