@@ -1,27 +1,32 @@
 //! The Prometheus view of a sample, shared by `serve` and the textfile output (`--format prom`):
 //! one set of metric names, encoded by `prometheus-client` (OpenMetrics text, which Prometheus
 //! and node_exporter's textfile collector read). A value that was not measured is left out, not
-//! written as 0.
+//! written as 0. The series of a family are written in a fixed order (destinations in rank order,
+//! states in the kernel's), never in a hash map's, so two scrapes list them alike.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use crate::diag::tcp_state;
-use crate::fold::dst::DstUse;
+use crate::fold::dst::{Dst, DstUse};
 use crate::fold::sample::Sample;
 use crate::report::alert::Alert;
+
+/// How many of the busiest destinations are exported when `--dst-top` is not given.
+pub const DEFAULT_DST_TOP: usize = 5;
 
 /// What a sample's metrics add beyond the sample.
 #[derive(Default)]
 pub struct Extra<'a> {
     /// The busiest destinations, most used first (already cut to `--dst-top`).
     pub destinations: &'a [DstUse],
-    /// The fewest free ports toward any destination.
-    pub min_dst_free: Option<u32>,
+    /// The destination with the fewest free ports, and how many it has.
+    pub min_free: Option<(Dst, u32)>,
     /// Packets dropped because the conntrack table was full, over the exporter's life.
     pub ct_drops_total: Option<u64>,
     /// How long the sample took.
@@ -30,6 +35,13 @@ pub struct Extra<'a> {
     pub scrape_errors: Option<u64>,
     pub samples: Option<u64>,
     pub alerts: &'a [Alert],
+}
+
+impl Extra<'_> {
+    /// The destination with the fewest free ports, from `s`'s `--dst` fold.
+    pub fn min_free_of(s: &Sample) -> Option<(Dst, u32)> {
+        s.dst.and_then(|d| Some((d.min_free_dst?, d.min_free?)))
+    }
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -50,20 +62,34 @@ fn counter(reg: &mut Registry, name: &str, help: &str, v: Option<u64>) {
     }
 }
 
+/// A gauge family written in the order its series were given. prometheus-client's `Family` keeps
+/// its series in a `HashMap` with a random seed, so each render would list them differently.
+#[derive(Debug)]
+struct Ordered(Vec<(Labels, i64)>);
+
+impl EncodeMetric for Ordered {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, v) in &self.0 {
+            encoder.encode_family(labels)?.encode_gauge(v)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+/// A labelled gauge family, its series in the order of `rows`; left out when there are none.
 fn family(
     reg: &mut Registry,
     name: &str,
     help: &str,
     rows: impl IntoIterator<Item = (Labels, i64)>,
 ) {
-    let f: Family<Labels, Gauge> = Family::default();
-    let mut any = false;
-    for (labels, v) in rows {
-        f.get_or_create(&labels).set(v);
-        any = true;
-    }
-    if any {
-        reg.register(name, help, f);
+    let rows: Vec<_> = rows.into_iter().collect();
+    if !rows.is_empty() {
+        reg.register(name, help, Ordered(rows));
     }
 }
 
@@ -98,17 +124,21 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
         "ports the kernel may hand out: the range minus reserved",
         Some(s.total_port.into()),
     );
-    let used = [
-        ("all", Some(s.used)),
-        ("tcp", s.tcp_used),
-        ("udp", s.udp_used),
-    ];
-    family(
+    // The union on its own: beside the per-protocol series it would make their sum() count a
+    // port twice (and a port held by both TCP and UDP is one port of the union, two here).
+    gauge(
         &mut reg,
         "pool_used_ports",
-        "distinct pool ports held, by protocol (all: either)",
-        used.iter()
-            .filter_map(|&(p, v)| v.map(|v| (vec![("protocol", p.to_string())], i64::from(v)))),
+        "distinct pool ports held by any socket (TCP or UDP)",
+        Some(s.used.into()),
+    );
+    family(
+        &mut reg,
+        "pool_protocol_used_ports",
+        "distinct pool ports held, by protocol (a port held by both counts in each)",
+        [("tcp", s.tcp_used), ("udp", s.udp_used)]
+            .into_iter()
+            .filter_map(|(p, v)| v.map(|v| (vec![("protocol", p.to_string())], i64::from(v)))),
     );
     gauge(
         &mut reg,
@@ -142,11 +172,13 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
             .iter()
             .map(|d| (vec![("dst", d.dst.to_string())], i64::from(d.used))),
     );
-    gauge(
+    family(
         &mut reg,
         "destination_min_free_ports",
-        "the fewest pool ports still usable toward any destination",
-        extra.min_dst_free.map(i64::from),
+        "the fewest pool ports still usable toward any destination, and which one (dst)",
+        extra
+            .min_free
+            .map(|(dst, free)| (vec![("dst", dst.to_string())], i64::from(free))),
     );
     if let Some(ct) = s.ct {
         gauge(
@@ -262,11 +294,7 @@ mod tests {
         states[usize::from(tcp_state::SYN_RECV)] = 1;
         states[usize::from(tcp_state::NEW_SYN_RECV)] = 2;
         s.detail.tcp_states = Some(states);
-        let alerts = [crate::report::alert::Alert::parse(
-            "free < 5",
-            crate::report::schema::Groups::default(),
-        )
-        .unwrap()];
+        let alerts = [Alert::parse("free < 5", crate::report::schema::Groups::default()).unwrap()];
         let text = render(
             &s,
             &Extra {
@@ -279,8 +307,8 @@ mod tests {
             "conntrend_pool_ports 28232",
             "conntrend_pool_range_ports 28232",
             "conntrend_pool_reserved_ports 0",
-            "conntrend_pool_used_ports{protocol=\"all\"} 156",
-            "conntrend_pool_used_ports{protocol=\"tcp\"} 138",
+            "\nconntrend_pool_used_ports 156\n",
+            "\nconntrend_pool_protocol_used_ports{protocol=\"tcp\"} 138\n",
             "conntrend_tcp_sockets{state=\"syn_recv\"} 3",
             "conntrend_samples_total 3",
             "conntrend_alert{expr=\"free<5\"} 0",
@@ -290,6 +318,7 @@ mod tests {
         }
         // UDP was not sampled: no udp series at all, rather than a 0.
         assert!(!text.contains("protocol=\"udp\""), "{text}");
+        assert!(!text.contains("destination"), "{text}");
         assert!(!text.contains("udp_sockets"), "{text}");
         assert!(!text.contains("exhaust"), "{text}");
         assert!(text.ends_with("# EOF\n"));
@@ -308,5 +337,135 @@ mod tests {
             "{plain}"
         );
         assert!(!plain.contains("# EOF"));
+    }
+
+    /// The series of `metric` (its name exactly, any labels), as `(labels, value)` in order.
+    fn series<'t>(text: &'t str, metric: &str) -> Vec<(&'t str, f64)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (name_labels, value) = l.rsplit_once(' ')?;
+                let (name, labels) = match name_labels.split_once('{') {
+                    Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                    None => (name_labels, ""),
+                };
+                (name == metric).then(|| (labels, value.parse().unwrap()))
+            })
+            .collect()
+    }
+
+    fn dst(last: u8, port: u16) -> crate::fold::dst::Dst {
+        crate::fold::dst::Dst::from((std::net::Ipv4Addr::new(10, 0, 0, last), port))
+    }
+
+    #[test]
+    fn the_union_is_its_own_metric_so_summing_protocols_never_counts_it() {
+        // 156 ports held: 138 by TCP, 30 by UDP, so 12 by both.
+        let mut s = crate::report::output::tests::sample(Some(30), Some(46));
+        s.detail.range = (32768, 60999);
+        let text = render(&s, &Extra::default());
+        assert_eq!(series(&text, "conntrend_pool_used_ports"), [("", 156.0)]);
+        let by_protocol = series(&text, "conntrend_pool_protocol_used_ports");
+        assert_eq!(
+            by_protocol,
+            [("protocol=\"tcp\"", 138.0), ("protocol=\"udp\"", 30.0)]
+        );
+        // What sum(conntrend_pool_protocol_used_ports) answers: each protocol once, no union.
+        let sum: f64 = by_protocol.iter().map(|(_, v)| v).sum();
+        assert_eq!(sum, 168.0);
+        assert!(!text.contains("\"all\""), "{text}");
+        // Both are gauges, and promtool's parser reads the text format.
+        let plain = text_format(&text);
+        assert!(plain.contains("# TYPE conntrend_pool_used_ports gauge\n"));
+        assert!(plain.contains("# TYPE conntrend_pool_protocol_used_ports gauge\n"));
+    }
+
+    #[test]
+    fn min_free_names_its_destination() {
+        let s = crate::report::output::tests::sample(None, Some(46));
+        let busiest = [DstUse {
+            dst: dst(1, 443),
+            used: 40,
+            free: 900,
+        }];
+        let text = render(
+            &s,
+            &Extra {
+                destinations: &busiest,
+                min_free: Some((dst(5, 8443), 120)),
+                ..Extra::default()
+            },
+        );
+        assert_eq!(
+            series(&text, "conntrend_destination_min_free_ports"),
+            [("dst=\"10.0.0.5:8443\"", 120.0)]
+        );
+        assert_eq!(
+            series(&text, "conntrend_destination_used_ports"),
+            [("dst=\"10.0.0.1:443\"", 40.0)]
+        );
+    }
+
+    #[test]
+    fn series_keep_their_order_from_render_to_render() {
+        let mut s = crate::report::output::tests::sample(Some(3), Some(46));
+        let mut states = [0u32; tcp_state::COUNT];
+        for (i, n) in states.iter_mut().enumerate() {
+            *n = i as u32 * 7;
+        }
+        s.detail.tcp_states = Some(states);
+        // 40 destinations in rank order: most used first.
+        let ranked: Vec<DstUse> = (0..40u8)
+            .map(|i| DstUse {
+                dst: dst(200 - i, 443),
+                used: 1000 - u32::from(i) * 3,
+                free: 100 + u32::from(i),
+            })
+            .collect();
+        let alerts: Vec<Alert> = ["free<5", "used>1", "free<4", "used>0"]
+            .iter()
+            .map(|e| Alert::parse(e, crate::report::schema::Groups::default()).unwrap())
+            .collect();
+        let extra = Extra {
+            destinations: &ranked,
+            alerts: &alerts,
+            ..Extra::default()
+        };
+        let first = render(&s, &extra);
+        for _ in 0..5 {
+            assert_eq!(render(&s, &extra), first);
+        }
+        let dsts: Vec<String> = series(&first, "conntrend_destination_used_ports")
+            .iter()
+            .map(|(l, _)| l.to_string())
+            .collect();
+        let expected: Vec<String> = ranked
+            .iter()
+            .map(|d| format!("dst=\"{}\"", d.dst))
+            .collect();
+        assert_eq!(dsts, expected, "destinations in rank order");
+        let states: Vec<&str> = series(&first, "conntrend_tcp_sockets")
+            .iter()
+            .map(|(l, _)| *l)
+            .collect();
+        let kernel: Vec<String> = tcp_state::LABELS
+            .iter()
+            .map(|(name, _)| format!("state=\"{name}\""))
+            .collect();
+        assert_eq!(states, kernel, "states in the kernel's order");
+        let exprs: Vec<&str> = series(&first, "conntrend_alert")
+            .iter()
+            .map(|(l, _)| *l)
+            .collect();
+        assert_eq!(
+            exprs,
+            [
+                "expr=\"free<5\"",
+                "expr=\"used>1\"",
+                "expr=\"free<4\"",
+                "expr=\"used>0\""
+            ],
+            "alerts in the order given"
+        );
     }
 }
