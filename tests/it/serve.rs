@@ -328,7 +328,7 @@ pub fn metrics(text: &str) -> Metrics {
     out
 }
 
-/// The value of `series` (as written, e.g. `conntrend_pool_used_ports{protocol="tcp"}`).
+/// The value of `series` (as written, e.g. `conntrend_pool_protocol_used_ports{protocol="tcp"}`).
 pub fn get(m: &Metrics, series: &str) -> f64 {
     *m.get(series)
         .unwrap_or_else(|| panic!("{series} missing from {m:#?}"))
