@@ -102,6 +102,7 @@ fn min_free_names_its_destination() {
         dst: dst(1, 443),
         used: 40,
         free: 900,
+        states: Default::default(),
     }];
     let text = render(
         &s,
@@ -135,6 +136,7 @@ fn series_keep_their_order_from_render_to_render() {
             dst: dst(200 - i, 443),
             used: 1000 - u32::from(i) * 3,
             free: 100 + u32::from(i),
+            states: Default::default(),
         })
         .collect();
     let alerts: Vec<Alert> = ["free<5", "used>1", "free<4", "used>0"]

@@ -120,6 +120,7 @@ mod tests {
                 dst: dst(50 - i),
                 used: 90 - u32::from(i) * 10,
                 free: 1000 + u32::from(i),
+                states: Default::default(),
             })
             .collect();
         s.dst = Some(WorstDst {
