@@ -116,11 +116,17 @@ impl Serve {
         }
     }
 
-    /// The address of the [`LISTENING`] line, once the server has written it.
+    /// The address of the [`LISTENING`] line (`ADDR; /metrics has …`), once the server has
+    /// written it.
     pub fn listening(&self) -> Option<String> {
         let all = self.stderr.lock().unwrap().clone();
         let (first, _) = all.split_once('\n')?;
-        first.strip_prefix(LISTENING).map(str::to_string)
+        let rest = first.strip_prefix(LISTENING)?;
+        Some(
+            rest.split_once("; ")
+                .map_or(rest, |(addr, _)| addr)
+                .to_string(),
+        )
     }
 
     /// What it wrote on stderr so far, after the [`LISTENING`] line.

@@ -463,3 +463,60 @@ fn serve_says_where_it_listens() {
         assert_eq!(default.stderr(), "", "nothing else");
     });
 }
+
+/// Issue 19: the one line said at start names the address and what /metrics holds, and the
+/// namespace sampled when it is not conntrend's own.
+#[test]
+fn serve_says_what_it_serves() {
+    with_netns(|ns| {
+        let first_line = |serve: &Serve| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while serve.listening().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let all = serve.stderr.lock().unwrap().clone();
+            all.lines().next().unwrap_or_default().to_string()
+        };
+        let plain = Serve::start(ns, &[]);
+        assert_eq!(
+            first_line(&plain),
+            "conntrend: listening on 127.0.0.1:9959; /metrics has the pool and socket states \
+             and the 5 busiest destinations"
+        );
+        drop(plain);
+        // A namespace path (its own, here): said as given.
+        let netns = "/proc/self/ns/net";
+        let all = Serve::start_on(
+            ns,
+            0,
+            &[
+                "--dst-top",
+                "1",
+                "--conntrack",
+                "--forecast",
+                "--alert",
+                "free<1",
+                "--alert",
+                "used>0",
+                "--netns",
+                netns,
+            ],
+        );
+        assert_eq!(
+            first_line(&all),
+            format!(
+                "conntrend: listening on {}; /metrics has the pool and socket states, the \
+                 busiest destination, conntrack, the forecast and 2 alerts, sampled in {netns}",
+                all.addr
+            )
+        );
+        let none = Serve::start_on(ns, 0, &["--dst-top", "0"]);
+        assert_eq!(
+            first_line(&none),
+            format!(
+                "conntrend: listening on {}; /metrics has the pool and socket states",
+                none.addr
+            )
+        );
+    });
+}
