@@ -8,6 +8,7 @@ mod forecast;
 mod http;
 mod prometheus;
 mod slots;
+mod start;
 mod textfile;
 mod values;
 
