@@ -52,6 +52,11 @@ pub struct SampleArgs {
     #[arg(long)]
     pub dst: bool,
 
+    /// With --format prom: write the used ports of the K busiest destinations (label dst), as
+    /// serve does; 0 for none [default: 5]
+    #[arg(long, value_name = "K", requires = "dst")]
+    pub dst_top: Option<usize>,
+
     /// Add the conntrack table's columns: ct_used, ct_max, ct_drops
     #[arg(long)]
     pub conntrack: bool,
@@ -354,7 +359,7 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
 
     /// Export the used ports of the K busiest destinations (label dst); 0 for none
-    #[arg(long, value_name = "K", default_value_t = 5)]
+    #[arg(long, value_name = "K", default_value_t = crate::report::metrics::DEFAULT_DST_TOP)]
     pub dst_top: usize,
 
     /// Export the conntrack table's entries, limit and drops

@@ -17,6 +17,8 @@ use crate::probes::pool::Pool;
 #[derive(Default)]
 pub struct Extras {
     pub dst: Option<DstTally>,
+    /// How many of the busiest destinations a sample lists (`--dst-top`; with `dst` only).
+    pub dst_top: usize,
     pub ct: Option<CtFold>,
     pub forecast: Option<Forecast>,
     pub owners: Option<OwnerFold>,
@@ -86,6 +88,7 @@ impl Extras {
     pub fn for_groups(groups: Groups) -> Extras {
         Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
+            dst_top: 0,
             ct: groups.contains(Group::Conntrack).then(CtFold::open),
             forecast: None,
             // Lowering refuses --owners with a saved proc tree: the sockets are live.
@@ -99,6 +102,12 @@ impl Extras {
         self
     }
 
+    /// Lists the `k` busiest destinations in each sample's detail (`--dst-top`; 0: none).
+    pub fn with_dst_top(mut self, k: usize) -> Extras {
+        self.dst_top = k;
+        self
+    }
+
     /// A note for the person running conntrend, once per occurrence.
     pub fn take_note(&mut self) -> Option<String> {
         self.ct.as_mut().and_then(|c| c.note.take())
@@ -108,6 +117,11 @@ impl Extras {
     pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
         if let Some(dst) = self.dst.as_mut() {
             sample.dst = Some(dst.summary(pool.total(), &pool.members));
+            if self.dst_top > 0 {
+                let mut ranked = dst.ranked(pool.total(), &pool.members);
+                ranked.truncate(self.dst_top);
+                sample.detail.destinations = ranked;
+            }
         }
         if let Some(ct) = self.ct.as_mut() {
             sample.ct = Some(ct.columns());

@@ -122,6 +122,8 @@ pub struct WorstDst {
     pub worst_dst_free: Option<u32>,
     /// Not a column: the busiest destination need not be the one with the fewest free ports.
     pub min_free: Option<u32>,
+    /// The destination with `min_free` (ties: the busier, then the smaller destination).
+    pub min_free_dst: Option<Dst>,
 }
 
 impl From<Option<DstUse>> for WorstDst {
@@ -131,6 +133,7 @@ impl From<Option<DstUse>> for WorstDst {
             worst_dst_used: u.map(|u| u.used),
             worst_dst_free: u.map(|u| u.free),
             min_free: u.map(|u| u.free),
+            min_free_dst: u.map(|u| u.dst),
         }
     }
 }
@@ -221,19 +224,27 @@ impl DstTally {
 
     /// The `--dst` columns: the busiest destination, and the fewest free ports toward any.
     pub fn summary(&mut self, total: u32, pool: &PortSet) -> WorstDst {
-        let (worst, min_free) = self.scan(total, pool);
+        let (worst, min) = self.scan(total, pool);
         WorstDst {
-            min_free,
+            min_free: min.map(|m| m.free),
+            min_free_dst: min.map(|m| m.dst),
             ..worst.into()
         }
     }
 
-    /// The busiest destination and the fewest free ports toward any, in one pass.
-    fn scan(&mut self, total: u32, pool: &PortSet) -> (Option<DstUse>, Option<u32>) {
-        let mut min_free: Option<u32> = None;
+    /// The busiest destination and the one with the fewest free ports (ties: the busier, then
+    /// the smaller destination, so the same sockets name the same one), in one pass.
+    fn scan(&mut self, total: u32, pool: &PortSet) -> (Option<DstUse>, Option<DstUse>) {
+        let mut min: Option<DstUse> = None;
         let mut worst: Option<DstUse> = None;
         self.each(total, pool, |u| {
-            min_free = Some(min_free.map_or(u.free, |m| m.min(u.free)));
+            let fewer = |m: DstUse| {
+                (u.free, std::cmp::Reverse(u.used), u.dst)
+                    < (m.free, std::cmp::Reverse(m.used), m.dst)
+            };
+            if min.is_none_or(fewer) {
+                min = Some(u);
+            }
             let better = match worst {
                 None => true,
                 Some(w) => {
@@ -245,7 +256,7 @@ impl DstTally {
                 worst = Some(u);
             }
         });
-        (worst, min_free)
+        (worst, min)
     }
 
     /// Sorts the pairs and reports each destination's use once.
@@ -342,6 +353,32 @@ mod tests {
             }
         );
         assert_eq!(ranked[1].states.established, 1);
+    }
+
+    #[test]
+    fn min_free_names_its_destination_which_need_not_be_the_busiest() {
+        use tcp_state::*;
+        let pool = pool();
+        let mut t = DstTally::default();
+        let (busy, tight, other) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
+        let records = [
+            // busy: two ports, both also explicitly bound, so they cost it nothing extra.
+            rec(ESTABLISHED, 40000, busy, 443),
+            rec(ESTABLISHED, 40001, busy, 443),
+            rec(LISTEN, 40000, [0; 4], 0),
+            rec(LISTEN, 40001, [0; 4], 0),
+            // tight and other: one unbound port each; tight is the smaller, so named on the tie.
+            rec(ESTABLISHED, 40003, other, 443),
+            rec(ESTABLISHED, 40002, tight, 443),
+        ];
+        for r in &records {
+            t.add(&Record::new(r).unwrap(), &pool.members);
+        }
+        let s = t.summary(pool.total(), &pool.members);
+        assert_eq!(s.worst_dst.unwrap().to_string(), "10.0.0.1:443");
+        assert_eq!((s.worst_dst_used, s.worst_dst_free), (Some(2), Some(88)));
+        assert_eq!(s.min_free, Some(87));
+        assert_eq!(s.min_free_dst.unwrap().to_string(), "10.0.0.2:443");
     }
 
     #[test]

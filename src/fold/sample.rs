@@ -2,7 +2,7 @@
 //! one line a sample prints ([`Sample`]). Pure: no I/O, no allocation per socket.
 
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
-use crate::fold::dst::WorstDst;
+use crate::fold::dst::{DstUse, WorstDst};
 use crate::fold::forecast::ForecastColumns;
 use crate::fold::owners::OwnerColumns;
 use crate::probes::pool::{Pool, PortSet};
@@ -82,7 +82,7 @@ pub struct Sample {
 }
 
 /// A sample's counts beyond its columns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Detail {
     /// The pool's range, inclusive.
     pub range: (u16, u16),
@@ -90,6 +90,8 @@ pub struct Detail {
     pub tcp_states: Option<[u32; tcp_state::COUNT]>,
     /// UDP sockets; `None` when UDP was not sampled.
     pub udp_sockets: Option<u32>,
+    /// The busiest destinations, most used first, cut to `--dst-top`: empty unless asked for.
+    pub destinations: Vec<DstUse>,
 }
 
 /// The `--conntrack` columns of one sample; `None` where the table could not be read.
@@ -132,6 +134,7 @@ impl Sample {
                 range: (pool.lo, pool.hi),
                 tcp_states: measured.tcp.then_some(tally.tcp_states),
                 udp_sockets: measured.udp.then_some(tally.udp_sockets),
+                destinations: Vec::new(),
             },
         }
     }

@@ -20,6 +20,7 @@ use crate::modes::states::StatesConfig;
 use crate::modes::timeline::Config;
 use crate::modes::top::{Sort, TopConfig};
 use crate::report::alert::Alert;
+use crate::report::metrics::DEFAULT_DST_TOP;
 use crate::report::output::Format;
 use crate::report::schema::{Group, Groups};
 
@@ -136,6 +137,17 @@ impl Config {
         if format == Format::Prom && target == Target::Stdout {
             return Err("--format prom rewrites a file for node_exporter's textfile collector: give -o FILE".into());
         }
+        if args.dst_top.is_some() && format != Format::Prom {
+            return Err(
+                "--dst-top chooses the destinations --format prom writes; the CSV and \
+                 JSON columns name the busiest one only"
+                    .into(),
+            );
+        }
+        let dst_top = match format {
+            Format::Prom if args.dst => args.dst_top.unwrap_or(DEFAULT_DST_TOP),
+            _ => 0,
+        };
         let groups = Groups::default()
             .with_if(Group::Time, args.time == TimeArg::Iso)
             .with_if(Group::Dst, args.dst)
@@ -152,6 +164,7 @@ impl Config {
             protocols,
             format,
             groups: groups.with_if(Group::Alert, !alerts.is_empty()),
+            dst_top,
             forecast: args.forecast,
             alerts,
             exit_on_alert: args.alerts.exit_on_alert,
