@@ -83,14 +83,16 @@ pub fn run(argv: &[&str], capture: bool) -> io::Result<(Usage, String)> {
     let mut child = cmd
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot run {}: {e}", argv[0])))?;
-    let (reaped, mut usage) = reap(&child, true)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", argv.join(" "))))?
-        .expect("a blocking wait4 reaps");
-    usage.wall = reaped - start;
+    // Read what it writes before reaping it: output larger than the pipe's buffer would otherwise
+    // block the child and the wait forever.
     let mut out = String::new();
     if let Some(mut stdout) = child.stdout.take() {
         stdout.read_to_string(&mut out)?;
     }
+    let (reaped, mut usage) = reap(&child, true)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", argv.join(" "))))?
+        .expect("a blocking wait4 reaps");
+    usage.wall = reaped - start;
     Ok((usage, out))
 }
 

@@ -78,6 +78,10 @@ pub struct Attribution {
     /// 4-tuple → owner, from the last sample: current owners and last known ones still in use.
     last: HashMap<u64, Who, FxBuild>,
     next: HashMap<u64, Who, FxBuild>,
+    /// The local ports of `last`'s and `next`'s 4-tuples: most ownerless sockets of a busy host
+    /// were never seen owned, and one bit test spares them the hash and the lookup.
+    last_ports: PortSet,
+    next_ports: PortSet,
     /// What is known of every process memory refers to (exited ones too).
     people: HashMap<Who, Process, FxBuild>,
     recent: HashMap<Dst, Vec<Recent>, FxBuild>,
@@ -110,6 +114,7 @@ impl Visit for Attribution {
         self.owned.clear();
         self.remembered.clear();
         self.next.clear();
+        self.next_ports.clear();
         self.unattributed.clear();
         self.kernel_established = 0;
         self.kernel_close_wait = 0;
@@ -145,13 +150,19 @@ impl Visit for Attribution {
         if udp {
             return;
         }
-        let k = key(record);
         if dst != NO_DST {
             self.dst_ownerless[dst as usize] += 1;
         }
-        match self.last.get(&k) {
-            Some(&who) => {
+        let known = if self.last_ports.contains(port) {
+            let k = key(record);
+            self.last.get(&k).map(|&who| (k, who))
+        } else {
+            None
+        };
+        match known {
+            Some((k, who)) => {
                 self.next.insert(k, who);
+                self.next_ports.insert(port);
                 self.remembered.push(Remembered { who, dst, port });
             }
             None => {
@@ -210,6 +221,7 @@ impl Attribution {
                 continue;
             }
             self.next.insert(o.key, who);
+            self.next_ports.insert(o.port);
             if o.dst != NO_DST {
                 *here.entry((o.dst, who)).or_default() += 1;
             }
@@ -238,7 +250,9 @@ impl Attribution {
         let table = table::build(self, owners, pool, world);
         self.age(now_ms);
         std::mem::swap(&mut self.last, &mut self.next);
+        std::mem::swap(&mut self.last_ports, &mut self.next_ports);
         self.next.clear();
+        self.next_ports.clear();
         table
     }
 

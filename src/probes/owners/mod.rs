@@ -302,9 +302,10 @@ impl<'w> Scan<'w> {
                 continue;
             };
             let at = match self.wanted {
+                // A socket shared after fork() goes to the first process seen holding it.
                 Some(w) => match w.binary_search(&inode) {
-                    Ok(at) => Some(at),
-                    Err(_) => continue,
+                    Ok(at) if !self.found[at] => Some(at),
+                    _ => continue,
                 },
                 None => None,
             };

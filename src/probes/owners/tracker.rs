@@ -6,7 +6,7 @@
 
 #[cfg(test)]
 use super::Process;
-use super::{Owners, Scan, start_time};
+use super::{Owners, Scan};
 
 /// The last scan's answer, kept for the next.
 #[derive(Debug, Default)]
@@ -27,7 +27,7 @@ impl Tracker {
                 continue;
             };
             let p = &self.last.processes[i];
-            let same = *alive[i].get_or_insert_with(|| start_time(p.pid) == Some(p.start));
+            let same = *alive[i].get_or_insert_with(|| lives(p.pid));
             if same {
                 scan.keep(at, p);
             }
@@ -58,6 +58,19 @@ impl Tracker {
     pub fn process(&self, i: usize) -> &Process {
         &self.last.processes[i]
     }
+}
+
+/// Whether process `pid` still runs: one `kill(pid, 0)`, a thousand times cheaper than reading
+/// its start time from /proc. A pid reused within one refresh by a process that took over the
+/// socket is the one case this cannot tell; it needs the old process to exit, a fork of it to
+/// keep the socket and the pid to come round, all within the interval.
+fn lives(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -101,5 +114,18 @@ mod tests {
             "this process owned sockets before: looked at first"
         );
         assert_eq!(t.process(0).pid, me);
+    }
+
+    #[test]
+    fn liveness() {
+        assert!(lives(std::process::id()));
+        assert!(
+            lives(1),
+            "init: EPERM for a non-root user still means alive"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!lives(pid));
     }
 }
