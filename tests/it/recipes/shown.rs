@@ -80,7 +80,12 @@ const SUBSTITUTIONS: [(&str, &str, &str); 11] = [
 ];
 
 /// Shown commands not run here, and why: (the command as shown, or its start before `…`; why).
-const NOT_RUN: [(&str, &str); 11] = [
+const NOT_RUN: [(&str, &str); 12] = [
+    (
+        "conntrend top -i",
+        "names top's refreshing form (docs/timeline.md's link to docs/top.md), without its \
+         SECONDS; docs/top.md's sudo conntrend top -i 5 is run",
+    ),
     (
         "sysctl -w",
         "names the tool (docs/conntrack.md's coming-from table), with no setting to write",
