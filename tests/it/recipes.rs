@@ -322,7 +322,8 @@ fn mawk_buffers_a_pipe_unless_interactive() {
 }
 
 /// The stand-ins an example of `--help` or a command the docs show needs beyond the load: its
-/// files (a capture, a saved /proc, a log `ports.csv`, the repository's `deploy/`), a namespace
+/// files (a capture, a saved /proc, a log `ports.csv`, a copy of `docs/example.csv`, the
+/// repository's `deploy/`), a namespace
 /// `blue` with a process in it (`$web`, a container's pid), a window `$from`..`$to` around the
 /// log's samples, `page-someone`, traffic on loopback, and a `make` that runs the Makefile's own
 /// recipes with the binary under test into a DESTDIR of its own (as tests/it/generate.rs does).
@@ -337,7 +338,8 @@ fn stand_ins() -> String {
          web=$!\n\
          cp {f}/rtt/v4.pcap capture.pcap\n\
          cp {f}/rtt/both.pcapng capture.pcapng\n\
-         mkdir sos && cp -r {f}/network-connections/6.8.0-45-generic sos/proc\n\
+         mkdir sos sosreport docs && cp -r {f}/network-connections/6.8.0-45-generic sos/proc\n\
+         cp -r sos/proc sosreport/proc && cp {r}/docs/example.csv docs/\n\
          ln -s {r}/deploy deploy\n\
          mkdir bin destdir\n\
          printf '#!/bin/sh\\nexec %s -s -C {r} -o build BIN=%s DESTDIR=%s \"$@\"\\n' \
@@ -355,10 +357,11 @@ fn stand_ins() -> String {
     )
 }
 
-/// Whether `command` runs until interrupted: a stream (`-d 0`), a server, a live capture, or a
-/// refreshing report (`-i` without `-c` or `-d`).
+/// Whether `command` runs until interrupted: a stream (`-d 0`, conntrack's events), a server, a
+/// live capture, or a refreshing report (`-i` without `-c` or `-d`).
 fn until_interrupted(command: &str) -> bool {
     command.contains("-d 0")
+        || command.contains(" events")
         || command.contains("serve")
         || command.contains(" -i lo")
         || (command.contains(" -i ") && !command.contains(" -c ") && !command.contains(" -d "))

@@ -1,13 +1,14 @@
-//! Every command the docs show is run, not only the blocks marked as recipes: the README's
-//! unmarked blocks and the commands it writes inline (`` `sudo conntrend top --sort close_wait` ``,
-//! `` `sysctl -w net.ipv4.tcp_tw_reuse=1` `` in the runbook's prose and tables), and the command
-//! lines of every docs/*.md page's blocks.
+//! Every command the docs show is run, not only the blocks marked as recipes: the unmarked
+//! blocks of the README and every docs/*.md page, and the commands they write inline
+//! (`` `sudo conntrend top --sort close_wait` ``, `` `sysctl -w net.ipv4.tcp_tw_reuse=1` `` in the
+//! runbook's prose and tables).
 //!
 //! What is a command: a line starting with `$ ` in any block (the lines after it are its output);
 //! each command of a ```` ```sh ```` block (lines joined after `|`, `\`, `&&` or inside a quote,
-//! comments left out); in the README's prose, a code span starting with one of [`COMMANDS`]
-//! (after `sudo`). Blocks without `sh` and without `$ ` are output or the usage synopsis (checked
-//! against `--help` elsewhere); blocks marked as recipes are run as written by the recipes test.
+//! comments left out); in prose, a code span starting with one of [`COMMANDS`] (after `sudo`)
+//! and an argument. Blocks without `sh` and without `$ ` are output or the usage synopsis
+//! (checked against `--help` elsewhere), as is a span with a placeholder ([`synopsis`]); blocks
+//! marked as recipes are run as written by the recipes test.
 //!
 //! Each command runs in a namespace with the recipes' load, connection tracking on and the
 //! [`stand_ins`](super::stand_ins), changed only as [`SUBSTITUTIONS`] says: a finite one must exit
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use super::{Recipe, docs, run_all, stand_ins, until_interrupted};
 
-/// The programs whose inline code spans in the README are commands to run. The tools conntrend
+/// The programs whose inline code spans in the docs are commands to run. The tools conntrend
 /// replaces (`ss -tanp`, `conntrack -L/-D/-E/-C/-S`) are named there, not shown to be run.
 const COMMANDS: [&str; 9] = [
     "conntrend",
@@ -79,7 +80,24 @@ const SUBSTITUTIONS: [(&str, &str, &str); 11] = [
 ];
 
 /// Shown commands not run here, and why: (the command as shown, or its start before `…`; why).
-const NOT_RUN: [(&str, &str); 8] = [
+const NOT_RUN: [(&str, &str); 12] = [
+    (
+        "conntrend top -i",
+        "names top's refreshing form (docs/timeline.md's link to docs/top.md), without its \
+         SECONDS; docs/top.md's sudo conntrend top -i 5 is run",
+    ),
+    (
+        "sysctl -w",
+        "names the tool (docs/conntrack.md's coming-from table), with no setting to write",
+    ),
+    (
+        "promtool check",
+        "names the tool (docs/fleet.md's prose); tests/it/deploy/rules.rs runs promtool check rules",
+    ),
+    (
+        "promtool test rules",
+        "names the tool (docs/fleet.md); the README's promtool test rules FILE is run",
+    ),
     (
         "conntrend rtt",
         "the mode's name (the README's table and prose): alone it is an error, it needs -i IFACE \
@@ -179,8 +197,8 @@ fn sh_commands(lines: &[(usize, &str)]) -> Vec<(usize, String)> {
     found
 }
 
-/// The commands `text` (the document `name`) shows; `inline`: its code spans in prose too.
-fn shown(name: &str, text: &str, inline: bool) -> Vec<Shown> {
+/// The commands `text` (the document `name`) shows, in its blocks and in its prose.
+fn shown(name: &str, text: &str) -> Vec<Shown> {
     let mut found = Vec::new();
     let mut push = |n: usize, command: String| {
         found.push(Shown {
@@ -220,19 +238,17 @@ fn shown(name: &str, text: &str, inline: bool) -> Vec<Shown> {
             line
         });
     }
-    if inline {
-        let prose = prose.join("\n");
-        let mut spans = prose.split('`');
-        let mut offset = 0;
-        while let (Some(before), Some(span)) = (spans.next(), spans.next()) {
-            offset += before.len();
-            let line = prose[..offset].matches('\n').count() + 1;
-            offset += span.len() + 2;
-            let command = span.split_whitespace().collect::<Vec<_>>().join(" ");
-            let mut words = command.split(' ').skip_while(|w| *w == "sudo");
-            if words.next().is_some_and(|w| COMMANDS.contains(&w)) && words.next().is_some() {
-                push(line, command);
-            }
+    let prose = prose.join("\n");
+    let mut spans = prose.split('`');
+    let mut offset = 0;
+    while let (Some(before), Some(span)) = (spans.next(), spans.next()) {
+        offset += before.len();
+        let line = prose[..offset].matches('\n').count() + 1;
+        offset += span.len() + 2;
+        let command = span.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut words = command.split(' ').skip_while(|w| *w == "sudo");
+        if words.next().is_some_and(|w| COMMANDS.contains(&w)) && words.next().is_some() {
+            push(line, command);
         }
     }
     found
@@ -254,22 +270,55 @@ fn not_run(command: &str) -> Option<&'static str> {
         .map(|(_, why)| *why)
 }
 
-/// Every command the README and docs/*.md show, and how many came from each.
-fn every_shown() -> (Vec<Shown>, Vec<(String, usize)>) {
+/// Whether `command` is a synopsis, a form with a placeholder (`FILTER`, `NAME VALUE...`, `DIR`,
+/// `[show]`, `…`, outside quotes), not a command: the forms are the usage block's and `--help`'s,
+/// which src/cli/tests.rs checks against the code.
+fn synopsis(command: &str) -> bool {
+    let mut quote = None;
+    let bare: String = command
+        .chars()
+        .filter(|&c| match quote {
+            Some(q) => {
+                quote = (c != q).then_some(q);
+                false
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                false
+            }
+            None => true,
+        })
+        .collect();
+    bare.contains('…')
+        || bare.split_whitespace().any(|w| {
+            let w = w.trim_end_matches('.');
+            (w.starts_with('[') && w.ends_with(']'))
+                || (w.len() >= 2 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        })
+}
+
+/// Every command the README and docs/*.md show.
+fn every_shown() -> Vec<Shown> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (mut all, mut counts) = (Vec::new(), Vec::new());
-    for doc in docs() {
-        let text = fs::read_to_string(root.join(&doc)).unwrap();
-        let found = shown(&doc, &text, doc == "README.md");
-        counts.push((doc, found.len()));
-        all.extend(found);
-    }
-    (all, counts)
+    docs()
+        .iter()
+        .flat_map(|doc| shown(doc, &fs::read_to_string(root.join(doc)).unwrap()))
+        .collect()
+}
+
+/// What becomes of a shown command here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fate {
+    Run,
+    /// The same command (after [`SUBSTITUTIONS`]) was shown before, and is run there.
+    Again,
+    NotRun,
+    Synopsis,
 }
 
 #[test]
 fn every_command_the_docs_show_runs() {
-    let (all, counts) = every_shown();
+    let all = every_shown();
     for (entry, _) in NOT_RUN {
         assert!(
             all.iter().any(|s| names(entry, &s.command)),
@@ -277,31 +326,34 @@ fn every_command_the_docs_show_runs() {
         );
     }
     let mut seen = std::collections::HashSet::new();
-    let mut runs = Vec::new();
+    let mut tally = std::collections::BTreeMap::new();
+    let (mut runs, mut forms) = (Vec::new(), Vec::new());
     for s in &all {
-        if not_run(&s.command).is_some() {
-            continue;
-        }
         let mut command = s.command.clone();
         for (from, to, _) in SUBSTITUTIONS {
             command = command.replace(from, to);
         }
-        if !seen.insert(command.clone()) {
-            continue;
-        }
-        runs.push(Recipe {
-            at: format!("{}: {}", s.at, s.command),
-            stream: until_interrupted(&command),
-            script: format!("{}{command}\n", stand_ins()),
-            wait: Duration::from_secs(4),
-        });
+        let fate = if not_run(&s.command).is_some() {
+            Fate::NotRun
+        } else if synopsis(&command) {
+            forms.push(format!("{}: {}", s.at, s.command));
+            Fate::Synopsis
+        } else if !seen.insert(command.clone()) {
+            Fate::Again
+        } else {
+            runs.push(Recipe {
+                at: format!("{}: {}", s.at, s.command),
+                stream: until_interrupted(&command),
+                script: format!("{}{command}\n", stand_ins()),
+                wait: Duration::from_secs(4),
+            });
+            Fate::Run
+        };
+        let doc = s.at.split(':').next().unwrap().to_string();
+        *tally.entry((doc, fate)).or_insert(0) += 1;
     }
-    eprintln!(
-        "shown commands: {counts:?}; {} distinct run, {} not run",
-        runs.len(),
-        all.iter().filter(|s| not_run(&s.command).is_some()).count()
-    );
-    assert!(runs.len() >= 45, "only {} shown commands found", runs.len());
+    eprintln!("shown commands, per doc and fate: {tally:?}\nsynopses: {forms:#?}");
+    assert!(runs.len() >= 55, "only {} shown commands found", runs.len());
     let failures = run_all(runs, true, false);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -315,7 +367,7 @@ fn commands_are_found_in_blocks_and_prose() {
                ```sh recipe\nconntrend -c 1\n```\n\
                ```sh\n# a comment\nconntrend -c 1   # it's one\nconntrend conns |\n  awk '$1 {\n  print }'\n```\n\
                A `make\n  test` split over lines.\n";
-    let found = shown("d.md", doc, true);
+    let found = shown("d.md", doc);
     let got: Vec<(&str, &str)> = found
         .iter()
         .map(|s| (s.at.as_str(), s.command.as_str()))
@@ -333,4 +385,20 @@ fn commands_are_found_in_blocks_and_prose() {
     );
     assert!(names("docker run…", "docker run --rm x") && names("docker run…", "docker run"));
     assert!(!names("make test", "make test2") && not_run("conntrend top").is_none());
+    for form in [
+        "conntrend ct [show]",
+        "conntrend ct delete FILTER",
+        "x NAME VALUE...",
+        "a …",
+    ] {
+        assert!(synopsis(form), "{form}");
+    }
+    for command in [
+        "conntrend rtt -r c.pcap --json | jq '.flows[:5]'",
+        "conntrend -i 1 -o /dev/null --alert 'free<1000'",
+        "nstat -az TcpExtListenOverflows",
+        "conntrend conns -P -o rtt | awk -F, '{ n++ } END { print n }'",
+    ] {
+        assert!(!synopsis(command), "{command}");
+    }
 }
