@@ -9,6 +9,7 @@ pub mod dst;
 pub mod forecast;
 pub mod groups;
 pub mod owners;
+pub mod pairs;
 pub mod sample;
 
 use crate::diag::{Protocol, Record};
