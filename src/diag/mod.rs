@@ -3,6 +3,7 @@
 //! sockets; that is the fold's job.
 
 pub mod attrs;
+pub mod bpf;
 pub mod bytecode;
 pub mod ctnetlink;
 mod error;

@@ -1,0 +1,191 @@
+//! Kernel-side counting with BPF iterators (`--source bpf`): two small programs, attached to the
+//! kernel's `iter/tcp` and `iter/udp` walks, count the sockets of the calling thread's network
+//! namespace by state and mark their local ports in one map value, so a sample reads 16 KiB
+//! instead of a netlink message per socket. Loading needs CAP_BPF and CAP_PERFMON (or root).
+//! The walks cover the established, listening, request and TIME_WAIT sockets; TCP sockets that
+//! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so [`super::Source`] adds
+//! them with a netlink dump of that one state.
+
+mod btf;
+mod prog;
+mod sys;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use prog::{Layout, Offsets};
+
+use super::{Protocol, Record, tcp_state};
+
+/// Where the kernel describes its own types.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Why the iterators cannot be loaded here, worded for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one walk counted, as the map holds it.
+pub struct Counts {
+    value: Box<[u8; Layout::LEN]>,
+}
+
+impl Counts {
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.value[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// TCP sockets in state `state` (0 for a state past the counters).
+    pub fn tcp_state(&self, state: usize) -> u32 {
+        if state < Layout::STATES {
+            self.u32_at(4 * state)
+        } else {
+            0
+        }
+    }
+
+    pub fn udp_sockets(&self) -> u32 {
+        self.u32_at(Layout::UDP_SOCKETS)
+    }
+
+    /// The local ports held by `protocol`'s sockets: bit `p % 8` of byte `p / 8`.
+    pub fn ports(&self, protocol: Protocol) -> &[u8; Layout::BITMAP] {
+        let at = match protocol {
+            Protocol::Tcp => Layout::TCP_PORTS,
+            Protocol::Udp => Layout::UDP_PORTS,
+        };
+        self.value[at..at + Layout::BITMAP]
+            .try_into()
+            .expect("bitmap size")
+    }
+
+    /// Folds one TCP record from another source (the bound-only sockets) into the counts.
+    pub fn add_tcp(&mut self, record: &Record<'_>) {
+        let state = usize::from(record.state());
+        if state < Layout::STATES.min(tcp_state::COUNT) {
+            let at = 4 * state;
+            let n = self.u32_at(at) + 1;
+            self.value[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+        }
+        let port = usize::from(record.src_port());
+        self.value[Layout::TCP_PORTS + port / 8] |= 1 << (port % 8);
+    }
+}
+
+/// The loaded programs, their links and the map, for the whole run.
+pub struct Iterators {
+    map: OwnedFd,
+    tcp: OwnedFd,
+    udp: OwnedFd,
+    counts: Counts,
+    drain: Vec<u8>,
+}
+
+impl Iterators {
+    /// Loads both programs. The map is created first: without the privilege that is the one
+    /// system call an unprivileged run pays before it goes on with netlink.
+    pub fn open() -> Result<Iterators, Unavailable> {
+        let map = sys::array_map(Layout::LEN as u32).map_err(|e| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EPERM) => " (needs root, or CAP_BPF and CAP_PERFMON)",
+                Some(libc::ENOSYS) => " (this kernel has no bpf system call)",
+                _ => "",
+            };
+            Unavailable(format!("cannot create a BPF map: {e}{hint}"))
+        })?;
+        let blob = std::fs::read(VMLINUX_BTF)
+            .map_err(|e| Unavailable(format!("cannot read {VMLINUX_BTF}: {e}")))?;
+        let btf = btf::Btf::parse(&blob).map_err(Unavailable)?;
+        let offsets = offsets(&btf).map_err(Unavailable)?;
+        let fd = map.as_raw_fd();
+        let load = |name: &str, target: &str, insns: Vec<u64>| {
+            let id = btf.func(target).map_err(Unavailable)?;
+            let prog = sys::load_iter(name, &insns, id).map_err(|e| {
+                Unavailable(format!("the kernel refused the {name} iterator program: {e}"))
+            })?;
+            sys::iter_link(&prog)
+                .map_err(|e| Unavailable(format!("cannot attach the {name} iterator: {e}")))
+        };
+        let tcp = load("conntrend_tcp", "bpf_iter_tcp", prog::tcp(&offsets, fd))?;
+        let udp = load("conntrend_udp", "bpf_iter_udp", prog::udp(&offsets, fd))?;
+        Ok(Iterators {
+            map,
+            tcp,
+            udp,
+            counts: Counts {
+                value: Box::new([0; Layout::LEN]),
+            },
+            drain: vec![0; 4096],
+        })
+    }
+
+    /// Walks the sockets of `protocol` in the calling thread's network namespace (the kernel
+    /// takes it when the iterator is created) after zeroing the counts; TCP and UDP add up in the
+    /// one value until the next [`Iterators::zero`].
+    pub fn walk(&mut self, protocol: Protocol) -> std::io::Result<()> {
+        let link = match protocol {
+            Protocol::Tcp => &self.tcp,
+            Protocol::Udp => &self.udp,
+        };
+        let mut iter = std::fs::File::from(sys::iter_create(link)?);
+        // The programs write nothing: reading to the end is the walk.
+        while iter.read(&mut self.drain)? > 0 {}
+        Ok(())
+    }
+
+    /// Clears the map before a sample's walks.
+    pub fn zero(&mut self) -> std::io::Result<()> {
+        self.counts.value.fill(0);
+        sys::map_write(&self.map, &self.counts.value[..])
+    }
+
+    /// The counts of the walks since [`Iterators::zero`].
+    pub fn read(&mut self) -> std::io::Result<&mut Counts> {
+        sys::map_read(&self.map, &mut self.counts.value[..])?;
+        Ok(&mut self.counts)
+    }
+}
+
+/// The field offsets of the running kernel, each checked to be the size the programs read.
+fn offsets(btf: &btf::Btf<'_>) -> Result<Offsets, String> {
+    let at = |outer: &str, path: &[&str], size: u32| -> Result<i16, String> {
+        let f = btf.field(outer, path)?;
+        if f.size != size {
+            return Err(format!(
+                "{outer}.{} is {} bytes, not {size}",
+                path.join("."),
+                f.size
+            ));
+        }
+        i16::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
+    };
+    Ok(Offsets {
+        tcp_ctx_sk: at("bpf_iter__tcp", &["sk_common"], 8)?,
+        udp_ctx_sk: at("bpf_iter__udp", &["udp_sk"], 8)?,
+        state: at("sock_common", &["skc_state"], 1)?,
+        num: at("sock_common", &["skc_num"], 2)?,
+        udp_num: at("udp_sock", &["inet", "sk", "__sk_common", "skc_num"], 2)?,
+        tw_substate: at("tcp_timewait_sock", &["tw_sk", "tw_substate"], 1)?,
+    })
+}
+
+#[cfg(test)]
+mod probe_tmp {
+    #[test]
+    fn tmp_load() {
+        let mut it = super::Iterators::open().unwrap();
+        it.zero().unwrap();
+        it.walk(super::Protocol::Tcp).unwrap();
+        it.walk(super::Protocol::Udp).unwrap();
+        let c = it.read().unwrap();
+        let states: Vec<u32> = (0..16).map(|s| c.tcp_state(s)).collect();
+        eprintln!("states {states:?} udp {}", c.udp_sockets());
+        let ports: Vec<usize> = (0..65536).filter(|p| c.ports(super::Protocol::Tcp)[p / 8] & (1 << (p % 8)) != 0).collect();
+        eprintln!("tcp ports {:?}", &ports[..ports.len().min(20)]);
+    }
+}
