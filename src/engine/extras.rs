@@ -124,4 +124,9 @@ impl Visit for Extras {
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         self.dst.visit(pool, protocol, record);
     }
+
+    /// Only `--dst` looks at records; the conntrack probe and the forecast work on the row.
+    fn needs_records(&self) -> bool {
+        self.dst.needs_records()
+    }
 }

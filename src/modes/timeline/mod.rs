@@ -20,6 +20,7 @@ use crate::diag::Protocols;
 use crate::engine::extras::Extras;
 use crate::engine::sampler::Sampler;
 use crate::fold::forecast::Window;
+use crate::fold::groups::Group;
 use crate::report::alert::Alert;
 use crate::report::output::{self, Format, RunInfo, TimelineWriter};
 use crate::report::reporter::Reporter;
@@ -98,6 +99,8 @@ pub fn run_with<D: Dump>(
     reporter: &Reporter,
 ) -> Result<Ending> {
     let cannot_write = || format!("cannot write to {}", config.target.describe());
+    // Decided before the header, which names it; --source bpf with --dst fails here.
+    let counted = sampler.counts_in_kernel(config.groups.contains(Group::Dst))?;
     let pool = sampler.pool();
     let info = RunInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -112,6 +115,7 @@ pub fn run_with<D: Dump>(
             .proc_root
             .as_ref()
             .map(|p| p.display().to_string()),
+        source: counted.then_some("bpf"),
         groups: config.groups,
     };
     writer.header(&info).with_context(cannot_write)?;
