@@ -20,6 +20,27 @@ use super::{Protocol, Record, tcp_state};
 /// Where the kernel describes its own types.
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
+/// Every name looked up in the BTF.
+const NAMES: [&str; 17] = [
+    "bpf_iter_tcp",
+    "bpf_iter_udp",
+    "bpf_iter__tcp",
+    "bpf_iter__udp",
+    "sk_common",
+    "udp_sk",
+    "sock_common",
+    "skc_state",
+    "skc_num",
+    "udp_sock",
+    "inet",
+    "sk",
+    "__sk_common",
+    "tcp_timewait_sock",
+    "tw_sk",
+    "tw_substate",
+    "inet_timewait_sock",
+];
+
 /// Why the iterators cannot be loaded here, worded for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unavailable(pub String);
@@ -98,10 +119,10 @@ impl Iterators {
             };
             Unavailable(format!("cannot create a BPF map: {e}{hint}"))
         })?;
-        let blob = std::fs::read(VMLINUX_BTF)
-            .map_err(|e| Unavailable(format!("cannot read {VMLINUX_BTF}: {e}")))?;
-        let btf = btf::Btf::parse(&blob).map_err(Unavailable)?;
-        let offsets = offsets(&btf).map_err(Unavailable)?;
+        let cannot = |e: std::io::Error| Unavailable(format!("cannot read {VMLINUX_BTF}: {e}"));
+        let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
+        let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
+        let offsets = offsets(&mut btf).map_err(Unavailable)?;
         let fd = map.as_raw_fd();
         let load = |name: &str, target: &str, insns: Vec<u64>| {
             let id = btf.func(target).map_err(Unavailable)?;
@@ -152,8 +173,8 @@ impl Iterators {
 }
 
 /// The field offsets of the running kernel, each checked to be the size the programs read.
-fn offsets(btf: &btf::Btf<'_>) -> Result<Offsets, String> {
-    let at = |outer: &str, path: &[&str], size: u32| -> Result<i16, String> {
+fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
+    let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i16, String> {
         let f = btf.field(outer, path)?;
         if f.size != size {
             return Err(format!(

@@ -85,7 +85,6 @@ pub fn map_read(map: &OwnedFd, value: &mut [u8]) -> io::Result<()> {
 /// `attach_btf_id`. On failure the verifier's log comes back with the error.
 pub fn load_iter(name: &str, insns: &[u64], attach_btf_id: u32) -> Result<OwnedFd, String> {
     let license = c"Dual MIT/GPL";
-    let mut log = vec![0u8; 64 * 1024];
     let mut attr = Attr::new();
     attr.u32(0, BPF_PROG_TYPE_TRACING)
         .u32(4, insns.len() as u32)
@@ -99,6 +98,7 @@ pub fn load_iter(name: &str, insns: &[u64], attach_btf_id: u32) -> Result<OwnedF
         Ok(fd) => Ok(fd),
         Err(first) => {
             // Again with the verifier's log, which says why.
+            let mut log = vec![0u8; 64 * 1024];
             attr.u32(24, 1)
                 .u32(28, log.len() as u32)
                 .u64(32, log.as_mut_ptr() as u64);
