@@ -58,6 +58,8 @@ mod report;
 mod serve;
 #[path = "sample_cost/serve_report.rs"]
 mod serve_report;
+#[path = "sample_cost/sources.rs"]
+mod sources;
 #[path = "sample_cost/states.rs"]
 mod states;
 
@@ -152,7 +154,7 @@ fn bench(o: &Options) -> io::Result<()> {
         .loads
         .iter()
         .copied()
-        .chain([o.conns_million, o.ct_load])
+        .chain([o.conns_million, o.source_load, o.ct_load])
         .max()
         .unwrap_or(0) as u64;
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
@@ -183,6 +185,12 @@ fn bench(o: &Options) -> io::Result<()> {
             conns.push(c);
         }
     }
+    let sources = (o.source_load > 0)
+        .then(|| {
+            let (runs, bin) = (o.runs, &o.conntrend);
+            sources::measure(o.source_load, runs, bin, &me, (threads, fds), quiet)
+        })
+        .transpose()?;
     let ct_show = (o.ct_entries > 0)
         .then(|| conntrack::measure_show(o, &me, quiet))
         .transpose()?;
@@ -227,6 +235,9 @@ fn bench(o: &Options) -> io::Result<()> {
     }
     if !conns.is_empty() {
         println!("\n{}", conns_report::report(&conns));
+    }
+    if let Some(s) = &sources {
+        println!("\n{}", s.report());
     }
     if ct_show.is_some() || ct_columns.is_some() {
         println!(

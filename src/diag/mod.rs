@@ -59,7 +59,9 @@ pub trait Dump {
     /// Every socket of `protocols` counted in the kernel ([`bpf`]), and whether the socket table
     /// changed during the part that still dumps.
     fn counts(&mut self, _protocols: Protocols) -> Result<(&bpf::Counts, bool), DiagError> {
-        Err(DiagError::Bpf("this source cannot count in the kernel".into()))
+        Err(DiagError::Bpf(
+            "this source cannot count in the kernel".into(),
+        ))
     }
 }
 

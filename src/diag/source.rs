@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::bpf::{Counts, Iterators};
+use super::bpf::{Counts, Iterators, Walk};
 use super::{
     DiagError, DiagSocket, Dump, DumpEnd, Family, ProcNet, Protocol, Protocols, Query, Record,
     tcp_state,
@@ -59,8 +59,8 @@ pub enum Counting {
 }
 
 /// How `-v` says BPF counting started, and why auto did not use it.
-const COUNTING: &str = "source: bpf (TCP and UDP counted in the kernel by BPF iterators; \
-                        bound-only TCP sockets by a netlink dump of that state)";
+const COUNTING: &str = "source: bpf (TCP and UDP sockets counted in the kernel by BPF \
+                        iterators, bound-only TCP sockets through the open files that hold them)";
 
 const NEEDS_RECORDS: &str = "source: netlink (--source auto: this run looks at each socket's \
                              record, which the BPF counts do not give)";
@@ -131,22 +131,37 @@ impl Counting {
     }
 }
 
-/// One walk of each protocol asked for, then the bound-only TCP sockets from netlink.
+/// One walk of each protocol asked for and of the bound-only TCP sockets; should those be too
+/// many for the dedup map, the walks again without them and a netlink dump of that state.
 fn count<'a>(
     iter: &'a mut Iterators,
     bound: &mut DiagSocket,
     protocols: Protocols,
 ) -> Result<(&'a Counts, bool), DiagError> {
     let failed = |e: std::io::Error| DiagError::Bpf(format!("BPF iterator: {e}"));
-    iter.zero().map_err(failed)?;
-    for p in [Protocol::Tcp, Protocol::Udp] {
-        if protocols.has(p) {
-            iter.walk(p).map_err(failed)?;
+    let mut walks = vec![];
+    if protocols.tcp {
+        walks.extend([Walk::Tcp, Walk::Bound]);
+    }
+    if protocols.udp {
+        walks.push(Walk::Udp);
+    }
+    let mut by_files = true;
+    loop {
+        iter.zero().map_err(failed)?;
+        for &w in &walks {
+            if by_files || w != Walk::Bound {
+                iter.walk(w).map_err(failed)?;
+            }
         }
+        if !by_files || !iter.read().map_err(failed)?.bound_overflowed() {
+            break;
+        }
+        by_files = false;
     }
     let counts = iter.read().map_err(failed)?;
     let mut interrupted = false;
-    if protocols.tcp {
+    if protocols.tcp && !by_files {
         let add = |r: Record<'_>| counts.add_tcp(&r);
         interrupted = bound.dump(Family::Both, Protocol::Tcp, add)?.interrupted;
     }

@@ -65,7 +65,9 @@ impl Sampler<Source> {
         needs_pool: bool,
     ) -> Result<Self> {
         let (source, fell_back) = Source::open(choice).map_err(|e| match (choice, &e) {
-            (SourceChoice::Proc(_), _) | (_, crate::diag::DiagError::Bpf(_)) => anyhow::anyhow!("{e}"),
+            (SourceChoice::Proc(_), _) | (_, crate::diag::DiagError::Bpf(_)) => {
+                anyhow::anyhow!("{e}")
+            }
             _ => anyhow::Error::new(e).context("cannot open a NETLINK_SOCK_DIAG socket"),
         })?;
         let reader = match proc_root {

@@ -55,7 +55,10 @@ pub struct Field {
 }
 
 fn bad(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("unreadable BTF: {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unreadable BTF: {what}"),
+    )
 }
 
 fn words<const N: usize>(r: &mut impl Read) -> io::Result<[u32; N]> {
@@ -109,10 +112,10 @@ impl<R: Read + Seek> Btf<R> {
             let [name, info, _] = words::<3>(&mut r)?;
             let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
             let extra = match kind {
-                KIND_INT | 14 | 17 => 4,                                  // INT, VAR, DECL_TAG
-                3 => 12,                                                  // ARRAY
+                KIND_INT | 14 | 17 => 4,                         // INT, VAR, DECL_TAG
+                3 => 12,                                         // ARRAY
                 KIND_STRUCT | KIND_UNION | 15 | 19 => 12 * vlen, // + DATASEC, ENUM64
-                6 | 13 => 8 * vlen,                                       // ENUM, FUNC_PROTO
+                6 | 13 => 8 * vlen,                              // ENUM, FUNC_PROTO
                 KIND_PTR | 7 | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
                 | KIND_FUNC | 16 | KIND_TYPE_TAG => 0,
                 k => return Err(bad(&format!("unknown kind {k}"))),
@@ -121,7 +124,11 @@ impl<R: Read + Seek> Btf<R> {
             index.push(at);
             if matches!(kind, KIND_STRUCT | KIND_FUNC) {
                 for n in names.iter_mut().filter(|n| n.off == name) {
-                    let slot = if kind == KIND_STRUCT { &mut n.strukt } else { &mut n.func };
+                    let slot = if kind == KIND_STRUCT {
+                        &mut n.strukt
+                    } else {
+                        &mut n.func
+                    };
                     if *slot == 0 {
                         *slot = id;
                     }
@@ -257,7 +264,13 @@ mod tests {
         let mut b = Vec::new();
         b.extend_from_slice(&MAGIC.to_le_bytes());
         b.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, t.len() as u32, t.len() as u32, strings.len() as u32] {
+        for v in [
+            24u32,
+            0,
+            t.len() as u32,
+            t.len() as u32,
+            strings.len() as u32,
+        ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
         b.extend(t);

@@ -3,8 +3,10 @@
 //! namespace by state and mark their local ports in one map value, so a sample reads 16 KiB
 //! instead of a netlink message per socket. Loading needs CAP_BPF and CAP_PERFMON (or root).
 //! The walks cover the established, listening, request and TIME_WAIT sockets; TCP sockets that
-//! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so [`super::Source`] adds
-//! them with a netlink dump of that one state.
+//! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so a third program finds
+//! them through the open files that hold them (`iter/task_file`: as many steps as open files,
+//! not sockets). Should more of them exist than its dedup map holds, [`super::Source`] asks
+//! netlink for that one state instead (one more walk of the kernel's table).
 
 mod btf;
 mod prog;
@@ -21,7 +23,17 @@ use super::{Protocol, Record, tcp_state};
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Every name looked up in the BTF.
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 27] = [
+    "bpf_iter_task_file",
+    "bpf_iter__task_file",
+    "file",
+    "socket",
+    "sock",
+    "sk_protocol",
+    "skc_net",
+    "net",
+    "ns",
+    "inum",
     "bpf_iter_tcp",
     "bpf_iter_udp",
     "bpf_iter__tcp",
@@ -40,6 +52,9 @@ const NAMES: [&str; 17] = [
     "tw_substate",
     "inet_timewait_sock",
 ];
+
+/// Bound-only sockets the dedup map remembers; past half of it a sample asks netlink.
+const SEEN: u32 = 65536;
 
 /// Why the iterators cannot be loaded here, worded for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +100,11 @@ impl Counts {
             .expect("bitmap size")
     }
 
+    /// True when the bound-only walk met more sockets than its dedup map may hold exactly.
+    pub fn bound_overflowed(&self) -> bool {
+        self.u32_at(Layout::BOUND_NEW) > SEEN / 2
+    }
+
     /// Folds one TCP record from another source (the bound-only sockets) into the counts.
     pub fn add_tcp(&mut self, record: &Record<'_>) {
         let state = usize::from(record.state());
@@ -101,10 +121,23 @@ impl Counts {
 /// The loaded programs, their links and the map, for the whole run.
 pub struct Iterators {
     map: OwnedFd,
+    /// Kept open for the bound-only program, which uses it.
+    _seen: OwnedFd,
     tcp: OwnedFd,
     udp: OwnedFd,
+    bound: OwnedFd,
+    generation: u32,
     counts: Counts,
     drain: Vec<u8>,
+}
+
+/// What [`Iterators::walk`] walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    Tcp,
+    Udp,
+    /// The bound-only TCP sockets, through the open files.
+    Bound,
 }
 
 impl Iterators {
@@ -123,21 +156,30 @@ impl Iterators {
         let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
         let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
         let offsets = offsets(&mut btf).map_err(Unavailable)?;
+        let seen =
+            sys::lru_map(SEEN).map_err(|e| Unavailable(format!("cannot create a BPF map: {e}")))?;
         let fd = map.as_raw_fd();
         let load = |name: &str, target: &str, insns: Vec<u64>| {
             let id = btf.func(target).map_err(Unavailable)?;
             let prog = sys::load_iter(name, &insns, id).map_err(|e| {
-                Unavailable(format!("the kernel refused the {name} iterator program: {e}"))
+                Unavailable(format!(
+                    "the kernel refused the {name} iterator program: {e}"
+                ))
             })?;
             sys::iter_link(&prog)
                 .map_err(|e| Unavailable(format!("cannot attach the {name} iterator: {e}")))
         };
         let tcp = load("conntrend_tcp", "bpf_iter_tcp", prog::tcp(&offsets, fd))?;
         let udp = load("conntrend_udp", "bpf_iter_udp", prog::udp(&offsets, fd))?;
+        let insns = prog::bound(&offsets, fd, seen.as_raw_fd());
+        let bound = load("conntrend_bound", "bpf_iter_task_file", insns)?;
         Ok(Iterators {
             map,
+            _seen: seen,
             tcp,
             udp,
+            bound,
+            generation: 0,
             counts: Counts {
                 value: Box::new([0; Layout::LEN]),
             },
@@ -148,10 +190,11 @@ impl Iterators {
     /// Walks the sockets of `protocol` in the calling thread's network namespace (the kernel
     /// takes it when the iterator is created) after zeroing the counts; TCP and UDP add up in the
     /// one value until the next [`Iterators::zero`].
-    pub fn walk(&mut self, protocol: Protocol) -> std::io::Result<()> {
-        let link = match protocol {
-            Protocol::Tcp => &self.tcp,
-            Protocol::Udp => &self.udp,
+    pub fn walk(&mut self, walk: Walk) -> std::io::Result<()> {
+        let link = match walk {
+            Walk::Tcp => &self.tcp,
+            Walk::Udp => &self.udp,
+            Walk::Bound => &self.bound,
         };
         let mut iter = std::fs::File::from(sys::iter_create(link)?);
         // The programs write nothing: reading to the end is the walk.
@@ -159,10 +202,18 @@ impl Iterators {
         Ok(())
     }
 
-    /// Clears the map before a sample's walks.
+    /// Clears the map before a sample's walks, naming the calling thread's network namespace
+    /// and a new generation for the bound-only walk.
     pub fn zero(&mut self) -> std::io::Result<()> {
-        self.counts.value.fill(0);
-        sys::map_write(&self.map, &self.counts.value[..])
+        use std::os::unix::fs::MetadataExt;
+        let netns = std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32;
+        self.generation = self.generation.wrapping_add(1).max(1);
+        let v = &mut self.counts.value;
+        v.fill(0);
+        v[Layout::NETNS..Layout::NETNS + 4].copy_from_slice(&netns.to_ne_bytes());
+        v[Layout::GENERATION..Layout::GENERATION + 4]
+            .copy_from_slice(&self.generation.to_ne_bytes());
+        sys::map_write(&self.map, &v[..])
     }
 
     /// The counts of the walks since [`Iterators::zero`].
@@ -192,6 +243,11 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
         num: at("sock_common", &["skc_num"], 2)?,
         udp_num: at("udp_sock", &["inet", "sk", "__sk_common", "skc_num"], 2)?,
         tw_substate: at("tcp_timewait_sock", &["tw_sk", "tw_substate"], 1)?,
+        file_ctx_file: at("bpf_iter__task_file", &["file"], 8)?,
+        socket_sk: at("socket", &["sk"], 8)?,
+        sk_protocol: at("sock", &["sk_protocol"], 2)?,
+        skc_net: at("sock_common", &["skc_net", "net"], 8)?,
+        net_inum: at("net", &["ns", "inum"], 4)?,
     })
 }
 
@@ -201,12 +257,15 @@ mod probe_tmp {
     fn tmp_load() {
         let mut it = super::Iterators::open().unwrap();
         it.zero().unwrap();
-        it.walk(super::Protocol::Tcp).unwrap();
-        it.walk(super::Protocol::Udp).unwrap();
+        it.walk(super::Walk::Tcp).unwrap();
+        it.walk(super::Walk::Udp).unwrap();
+        it.walk(super::Walk::Bound).unwrap();
         let c = it.read().unwrap();
         let states: Vec<u32> = (0..16).map(|s| c.tcp_state(s)).collect();
         eprintln!("states {states:?} udp {}", c.udp_sockets());
-        let ports: Vec<usize> = (0..65536).filter(|p| c.ports(super::Protocol::Tcp)[p / 8] & (1 << (p % 8)) != 0).collect();
+        let ports: Vec<usize> = (0..65536)
+            .filter(|p| c.ports(super::Protocol::Tcp)[p / 8] & (1 << (p % 8)) != 0)
+            .collect();
         eprintln!("tcp ports {:?}", &ports[..ports.len().min(20)]);
     }
 }

@@ -13,6 +13,13 @@ impl Layout {
     /// State counters; states at or past this are not counted (no kernel has them).
     pub const STATES: usize = 16;
     pub const UDP_SOCKETS: usize = 64;
+    /// Written by user space before a walk: the inode number of the sampled network namespace,
+    /// and the sample's generation (the bound-socket program's dedup map remembers per sample).
+    pub const NETNS: usize = 68;
+    pub const GENERATION: usize = 72;
+    /// Bound-only sockets the dedup map took this sample: past half its size, the sample asks
+    /// netlink instead (an evicted entry could count a shared socket twice).
+    pub const BOUND_NEW: usize = 76;
     pub const TCP_PORTS: usize = 128;
     pub const UDP_PORTS: usize = Layout::TCP_PORTS + Layout::BITMAP;
     pub const BITMAP: usize = 65536 / 8;
@@ -32,6 +39,13 @@ pub struct Offsets {
     pub udp_num: i16,
     /// `tcp_timewait_sock`'s `tw_substate` (1 byte): TIME_WAIT or FIN_WAIT2.
     pub tw_substate: i16,
+    /// `bpf_iter__task_file.file`, `socket.sk`, `sock.sk_protocol` (2 bytes),
+    /// `sock_common.skc_net` (the `struct net` pointer) and `net.ns.inum` (4 bytes).
+    pub file_ctx_file: i16,
+    pub socket_sk: i16,
+    pub sk_protocol: i16,
+    pub skc_net: i16,
+    pub net_inum: i16,
 }
 
 // Opcodes (linux/bpf_common.h, linux/bpf.h).
@@ -55,11 +69,17 @@ const JA: u8 = 0x05;
 const JEQ_K: u8 = 0x15;
 const JNE_K: u8 = 0x55;
 const JGE_K: u8 = 0x35;
+const JEQ_X: u8 = 0x1d;
+const JNE_X: u8 = 0x5d;
+const STX_DW: u8 = 0x7b;
 const CALL: u8 = 0x85;
 const EXIT: u8 = 0x95;
 const LD_IMM64: u8 = 0x18;
 const PSEUDO_MAP_FD: u8 = 1;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
+const HELPER_MAP_UPDATE_ELEM: i32 = 2;
+const HELPER_SOCK_FROM_FILE: i32 = 162;
+const IPPROTO_TCP: i32 = 6;
 const HELPER_SKC_TO_TCP_TIMEWAIT_SOCK: i32 = 138;
 
 /// A jump target, placed once.
@@ -69,6 +89,7 @@ enum Label {
     NotTimeWait,
     Count,
     Port,
+    New,
 }
 
 /// Instructions with forward jumps patched when their label is placed.
@@ -94,6 +115,11 @@ impl Asm {
         self.pending.push((self.insns.len(), to));
         self.op(code, dst, 0, 0, imm)
     }
+    /// A jump comparing two registers.
+    fn jump_x(&mut self, code: u8, dst: u8, src: u8, to: Label) -> &mut Asm {
+        self.pending.push((self.insns.len(), to));
+        self.op(code, dst, src, 0, 0)
+    }
     fn place(&mut self, label: Label) -> &mut Asm {
         let here = self.insns.len();
         for (at, _) in self.pending.iter().filter(|(_, l)| *l == label) {
@@ -102,6 +128,11 @@ impl Asm {
         }
         self.pending.retain(|(_, l)| *l != label);
         self
+    }
+    /// r1 = `map_fd` as the verifier wants a map argument.
+    fn map(&mut self, map_fd: i32) -> &mut Asm {
+        self.op(LD_IMM64, 1, PSEUDO_MAP_FD, 0, map_fd)
+            .op(0, 0, 0, 0, 0)
     }
     /// r0 = the map's element 0, or the program ends.
     fn lookup(&mut self, map_fd: i32) -> &mut Asm {
@@ -184,6 +215,73 @@ pub fn udp(o: &Offsets, map_fd: i32) -> Vec<u64> {
     a.finish()
 }
 
+/// `iter/task_file`: the TCP sockets that are only bound (CLOSE with a local port: what
+/// inet_diag lists as BOUND_INACTIVE from the bind hash, which `iter/tcp` does not walk), found
+/// through the open files that hold them, in the namespace whose inode number user space wrote
+/// at [`Layout::NETNS`]. A socket several descriptors share counts once: `seen_fd` (an LRU hash
+/// of socket address → generation) remembers which ones this sample counted.
+pub fn bound(o: &Offsets, map_fd: i32, seen_fd: i32) -> Vec<u64> {
+    let mut a = Asm::default();
+    a.op(LDX_DW, 6, 1, o.file_ctx_file, 0)
+        .jump(JEQ_K, 6, 0, Label::Exit)
+        .op(MOV_X, 1, 6, 0, 0)
+        .op(CALL, 0, 0, 0, HELPER_SOCK_FROM_FILE)
+        .jump(JEQ_K, 0, 0, Label::Exit)
+        .op(LDX_DW, 6, 0, o.socket_sk, 0)
+        .jump(JEQ_K, 6, 0, Label::Exit)
+        .op(LDX_H, 1, 6, o.sk_protocol, 0)
+        .jump(JNE_K, 1, IPPROTO_TCP, Label::Exit)
+        .op(LDX_B, 1, 6, o.state, 0)
+        .jump(
+            JNE_K,
+            1,
+            i32::from(crate::diag::tcp_state::CLOSE),
+            Label::Exit,
+        )
+        .op(LDX_H, 8, 6, o.num, 0)
+        .jump(JEQ_K, 8, 0, Label::Exit)
+        .op(LDX_DW, 1, 6, o.skc_net, 0)
+        .jump(JEQ_K, 1, 0, Label::Exit)
+        .op(LDX_W, 9, 1, o.net_inum, 0)
+        .lookup(map_fd)
+        .op(MOV_X, 7, 0, 0, 0)
+        .op(LDX_W, 1, 7, Layout::NETNS as i16, 0)
+        .jump_x(JNE_X, 9, 1, Label::Exit)
+        // Seen this sample already?
+        .op(STX_DW, 10, 6, -16, 0)
+        .map(seen_fd)
+        .op(MOV_X, 2, 10, 0, 0)
+        .op(ADD_K, 2, 0, 0, -16)
+        .op(CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM)
+        .jump(JEQ_K, 0, 0, Label::New)
+        .op(LDX_W, 1, 0, 0, 0)
+        .op(LDX_W, 2, 7, Layout::GENERATION as i16, 0)
+        .jump_x(JEQ_X, 1, 2, Label::Exit)
+        .place(Label::New)
+        .op(LDX_W, 1, 7, Layout::GENERATION as i16, 0)
+        .op(STX_W, 10, 1, -24, 0)
+        .map(seen_fd)
+        .op(MOV_X, 2, 10, 0, 0)
+        .op(ADD_K, 2, 0, 0, -16)
+        .op(MOV_X, 3, 10, 0, 0)
+        .op(ADD_K, 3, 0, 0, -24)
+        .op(MOV_K, 4, 0, 0, 0)
+        .op(CALL, 0, 0, 0, HELPER_MAP_UPDATE_ELEM)
+        .op(MOV_X, 0, 7, 0, 0)
+        .op(MOV_K, 7, 0, 0, 0)
+        .count(Layout::BOUND_NEW, 1)
+        .op(MOV_K, 7, 0, 0, i32::from(crate::diag::tcp_state::CLOSE))
+        .jump(JGE_K, 7, Layout::STATES as i32, Label::Exit)
+        .op(MOV_X, 1, 7, 0, 0)
+        .op(LSH_K, 1, 0, 0, 2)
+        .op(ADD_X, 1, 0, 0, 0)
+        .op(LDX_W, 2, 1, 0, 0)
+        .op(ADD_K, 2, 0, 0, 1)
+        .op(STX_W, 1, 2, 0, 0)
+        .set_port(Layout::TCP_PORTS);
+    a.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,12 +302,17 @@ mod tests {
             num: 14,
             udp_num: 14,
             tw_substate: 140,
+            file_ctx_file: 24,
+            socket_sk: 24,
+            sk_protocol: 532,
+            skc_net: 48,
+            net_inum: 184,
         };
-        for prog in [tcp(&o, 3), udp(&o, 3)] {
+        for prog in [tcp(&o, 3), udp(&o, 3), bound(&o, 3, 4)] {
             assert_eq!(prog[prog.len() - 1] & 0xff, u64::from(EXIT));
             for (i, &w) in prog.iter().enumerate() {
                 let code = (w & 0xff) as u8;
-                if code & 0x07 == 0x05 && code != CALL && code != EXIT {
+                if code & 0x07 == 0x05 && code != CALL && code != EXIT && code != LD_IMM64 {
                     let to = i as i64 + 1 + i64::from((w >> 16) as u16 as i16);
                     assert!(to > i as i64 && (to as usize) < prog.len(), "{i}: {w:#x}");
                 }

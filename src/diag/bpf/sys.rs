@@ -13,6 +13,7 @@ const BPF_LINK_CREATE: i64 = 28;
 const BPF_ITER_CREATE: i64 = 33;
 
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
+const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 pub const BPF_TRACE_ITER: u32 = 28;
 
@@ -51,11 +52,20 @@ impl Attr {
 
 /// A one-element array map of `value_size` bytes.
 pub fn array_map(value_size: u32) -> io::Result<OwnedFd> {
+    map(BPF_MAP_TYPE_ARRAY, 4, value_size, 1)
+}
+
+/// An LRU hash map of `entries` u64 keys to u32 values.
+pub fn lru_map(entries: u32) -> io::Result<OwnedFd> {
+    map(BPF_MAP_TYPE_LRU_HASH, 8, 4, entries)
+}
+
+fn map(kind: u32, key_size: u32, value_size: u32, entries: u32) -> io::Result<OwnedFd> {
     Attr::new()
-        .u32(0, BPF_MAP_TYPE_ARRAY)
-        .u32(4, 4)
+        .u32(0, kind)
+        .u32(4, key_size)
         .u32(8, value_size)
-        .u32(12, 1)
+        .u32(12, entries)
         .call_fd(BPF_MAP_CREATE)
 }
 
@@ -103,12 +113,13 @@ pub fn load_iter(name: &str, insns: &[u64], attach_btf_id: u32) -> Result<OwnedF
                 .u32(28, log.len() as u32)
                 .u64(32, log.as_mut_ptr() as u64);
             let again = attr.call_fd(BPF_PROG_LOAD);
-            let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
-                .lines()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" / ");
+            let text =
+                String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
+                    .lines()
+                    .rev()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" / ");
             match again {
                 Ok(fd) => Ok(fd),
                 Err(_) if text.is_empty() => Err(first.to_string()),
