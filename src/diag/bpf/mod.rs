@@ -250,22 +250,3 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
         net_inum: at("net", &["ns", "inum"], 4)?,
     })
 }
-
-#[cfg(test)]
-mod probe_tmp {
-    #[test]
-    fn tmp_load() {
-        let mut it = super::Iterators::open().unwrap();
-        it.zero().unwrap();
-        it.walk(super::Walk::Tcp).unwrap();
-        it.walk(super::Walk::Udp).unwrap();
-        it.walk(super::Walk::Bound).unwrap();
-        let c = it.read().unwrap();
-        let states: Vec<u32> = (0..16).map(|s| c.tcp_state(s)).collect();
-        eprintln!("states {states:?} udp {}", c.udp_sockets());
-        let ports: Vec<usize> = (0..65536)
-            .filter(|p| c.ports(super::Protocol::Tcp)[p / 8] & (1 << (p % 8)) != 0)
-            .collect();
-        eprintln!("tcp ports {:?}", &ports[..ports.len().min(20)]);
-    }
-}
