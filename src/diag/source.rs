@@ -49,7 +49,7 @@ pub enum Counting {
     /// Loaded; `forced` for `--source bpf`. `bound` dumps the BOUND_INACTIVE sockets.
     Ready {
         iter: Box<Iterators>,
-        bound: DiagSocket,
+        bound: Box<DiagSocket>,
         forced: bool,
         /// `-v` was told.
         said: bool,
@@ -137,7 +137,7 @@ impl Counting {
         });
         Ok(Counting::Ready {
             iter: Box::new(iter),
-            bound,
+            bound: Box::new(bound),
             forced,
             said: false,
         })
@@ -226,7 +226,8 @@ impl Dump for Source {
         match counting {
             Counting::Ready { forced: true, .. } if needs_records => Err(DiagError::Bpf(
                 "--source bpf counts sockets in the kernel: it cannot give the per-socket \
-                 records this run needs (--dst, top, conns, states); use --source netlink or auto"
+                 records this run needs (--dst, serve's --dst-top, top, conns, states); use \
+                 --source netlink or auto"
                     .into(),
             )),
             Counting::Ready { said, forced, .. } => {
