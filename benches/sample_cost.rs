@@ -16,12 +16,15 @@
 //! and with a narrow filter at `--conns-million` (1M) sockets (`conns.rs`), then `conntrend serve`:
 //! one scrape against one plain sample at `--serve-load` (100k) sockets, and the exporter's RSS
 //! over `--serve-scrapes` (10,000) scrapes at `--serve-rss-load` (1k) sockets (`serve.rs`).
+//! At `--source-load` (1M) sockets, `--source bpf` against `--source netlink` and `ss -tan`
+//! (`sources.rs`).
 //!
 //! Must run as root (it unshares a network namespace and writes that namespace's sysctls), or as
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
 //! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k|none] [--runs N] [--idle-secs N]
 //! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conns-estab LOAD] [--conns-million LOAD]
+//! [--source-load LOAD]
 //! [--serve-load LOAD] [--serve-scrapes N] [--serve-rss-load LOAD] [--conntrend PATH]
 //! [--network-connections PATH]` (a load or scrape count of 0 skips its section; the last
 //! option for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
