@@ -164,6 +164,31 @@ fn bpf_equals_netlink_with_every_state_and_100k_sockets() {
 }
 
 #[test]
+fn more_bound_only_sockets_than_the_dedup_map_takes_are_dumped_instead() {
+    crate::netns::with_netns(|ns| {
+        // 9,000 bound-only sockets: past the 8,192 the bound-only walk may count exactly, the
+        // sample takes that one state from netlink (still one walk of the files too, to know).
+        let held: Vec<socket2::Socket> = (20000..29000)
+            .map(|port| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .expect("socket");
+                let addr: std::net::SocketAddr = (std::net::Ipv4Addr::LOCALHOST, port).into();
+                s.bind(&addr.into()).expect("bind");
+                s
+            })
+            .collect();
+        Pool::new(10000, 39999, "").apply(ns);
+        let m = same(ns, &[], "9,000 bound-only sockets");
+        assert_eq!(metric(&m, "conntrend_tcp_sockets{state=\"close\"}"), 9000);
+        assert_eq!(
+            metric(&m, "conntrend_pool_used_ports{protocol=\"tcp\"}"),
+            9000
+        );
+        drop(held);
+    });
+}
+
+#[test]
 fn another_namespaces_sockets_are_never_counted() {
     let parked = crate::netns::park_netns(|ns, park| {
         let held = loaded(ns, 1000);

@@ -5,7 +5,7 @@
 //! The walks cover the established, listening, request and TIME_WAIT sockets; TCP sockets that
 //! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so a third program finds
 //! them through the open files that hold them (`iter/task_file`: as many steps as open files,
-//! not sockets). Should more of them exist than its dedup map holds, [`super::Source`] asks
+//! not sockets). Should more than 8192 of them exist (half its dedup map), [`super::Source`] asks
 //! netlink for that one state instead (one more walk of the kernel's table).
 
 mod btf;
@@ -54,7 +54,7 @@ const NAMES: [&str; 27] = [
 ];
 
 /// Bound-only sockets the dedup map remembers; past half of it a sample asks netlink.
-const SEEN: u32 = 65536;
+const SEEN: u32 = 16384;
 
 /// Why the iterators cannot be loaded here, worded for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
