@@ -163,11 +163,10 @@ fn count<'a>(
     let mut by_files = true;
     loop {
         iter.zero().map_err(failed)?;
-        for &w in &walks {
-            if by_files || w != Walk::Bound {
-                iter.walk(w).map_err(failed)?;
-            }
+        if !by_files {
+            walks.retain(|&w| w != Walk::Bound);
         }
+        iter.walk(&walks).map_err(failed)?;
         if !by_files || !iter.read().map_err(failed)?.bound_overflowed() {
             break;
         }

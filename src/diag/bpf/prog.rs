@@ -17,13 +17,16 @@ impl Layout {
     /// and the sample's generation (the bound-socket program's dedup map remembers per sample).
     pub const NETNS: usize = 68;
     pub const GENERATION: usize = 72;
-    /// Bound-only sockets the dedup map took this sample: past half its size, the sample asks
-    /// netlink instead (an evicted entry could count a shared socket twice).
+    /// Bound-only sockets the dedup map took this sample (each counted once): past half its
+    /// size, the sample asks netlink instead (an evicted entry could count a shared socket
+    /// twice). Their ports have a bitmap of their own (after UDP's), so that the bound-only walk
+    /// can run beside the TCP walk without both writing the same bytes.
     pub const BOUND_NEW: usize = 76;
     pub const TCP_PORTS: usize = 128;
     pub const UDP_PORTS: usize = Layout::TCP_PORTS + Layout::BITMAP;
     pub const BITMAP: usize = 65536 / 8;
-    pub const LEN: usize = Layout::UDP_PORTS + Layout::BITMAP;
+    pub const BOUND_PORTS: usize = Layout::UDP_PORTS + Layout::BITMAP;
+    pub const LEN: usize = Layout::BOUND_PORTS + Layout::BITMAP;
 }
 
 /// Where the programs read, in bytes, from the kernel's BTF.
@@ -270,15 +273,7 @@ pub fn bound(o: &Offsets, map_fd: i32, seen_fd: i32) -> Vec<u64> {
         .op(MOV_X, 0, 7, 0, 0)
         .op(MOV_K, 7, 0, 0, 0)
         .count(Layout::BOUND_NEW, 1)
-        .op(MOV_K, 7, 0, 0, i32::from(crate::diag::tcp_state::CLOSE))
-        .jump(JGE_K, 7, Layout::STATES as i32, Label::Exit)
-        .op(MOV_X, 1, 7, 0, 0)
-        .op(LSH_K, 1, 0, 0, 2)
-        .op(ADD_X, 1, 0, 0, 0)
-        .op(LDX_W, 2, 1, 0, 0)
-        .op(ADD_K, 2, 0, 0, 1)
-        .op(STX_W, 1, 2, 0, 0)
-        .set_port(Layout::TCP_PORTS);
+        .set_port(Layout::BOUND_PORTS);
     a.finish()
 }
 
