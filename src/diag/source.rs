@@ -60,9 +60,9 @@ pub enum Counting {
 
 /// Whether `--source auto` tries the BPF iterators. Not yet: measured at 1M sockets on a 2-core
 /// VM (BENCHMARKS.md, "Counting in the kernel"), the kernel's `iter/tcp` walk costs more per
-/// socket than netlink's own walk, so counting saves only the formatting (bpf 0.83x netlink
-/// without the bound-only walk, 1.27x with it, plus ~10 ms of loading per run): auto stays
-/// netlink and BPF is `--source bpf` only. The rest of auto's path (load at the first sample
+/// socket than netlink's own walk, so counting saves only the formatting (bpf 0.85x netlink's
+/// wall time with its smaller walks on a second core, 1.2x its CPU, plus ~10 ms of loading per
+/// run): auto stays netlink and BPF is `--source bpf` only. The rest of auto's path (load at the first sample
 /// that needs only counts, say why on `-v`) is kept for when it pays.
 const AUTO_COUNTS: bool = false;
 
