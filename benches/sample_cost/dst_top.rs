@@ -12,12 +12,17 @@ use std::time::Duration;
 
 use crate::measure::{Launcher, Usage, median_of, run};
 
-/// What runs, in the order it alternates.
-pub const KINDS: [&str; 4] = [
+/// What runs, in the order it alternates. The last two take three samples a second apart: the
+/// CPU of the second and third is what a running timeline pays per sample (issue 19: the first
+/// `--owners` sample scans every process, the next ones only where new sockets are).
+pub const KINDS: [&str; 7] = [
     "conntrend -c 1",
     "conntrend -c 1 --dst",
     "conntrend top -n 10",
     "conntrend top --json -n 10",
+    "conntrend -c 1 --owners",
+    "conntrend -c 3 -i 1",
+    "conntrend -c 3 -i 1 --owners",
 ];
 
 /// One run of kind `k` (an index into [`KINDS`]), output discarded.
@@ -26,7 +31,19 @@ pub fn sample(launcher: &mut Launcher, conntrend: &str, k: usize) -> io::Result<
         0 => &[conntrend, "-c", "1", "-o", "/dev/null"],
         1 => &[conntrend, "-c", "1", "--dst", "-o", "/dev/null"],
         2 => &[conntrend, "top", "-n", "10"],
-        _ => &[conntrend, "top", "--json", "-n", "10"],
+        3 => &[conntrend, "top", "--json", "-n", "10"],
+        4 => &[conntrend, "-c", "1", "--owners", "-o", "/dev/null"],
+        5 => &[conntrend, "-c", "3", "-i", "1", "-o", "/dev/null"],
+        _ => &[
+            conntrend,
+            "-c",
+            "3",
+            "-i",
+            "1",
+            "--owners",
+            "-o",
+            "/dev/null",
+        ],
     };
     Ok(launcher.run(argv, false)?.0)
 }
@@ -94,7 +111,7 @@ pub struct DstTop {
     pub procs: usize,
     pub sockets: u64,
     pub destinations: usize,
-    pub runs: Vec<[Usage; 4]>,
+    pub runs: Vec<[Usage; 7]>,
     pub dst_line: String,
     pub top_line: String,
     pub note: Option<String>,
@@ -161,15 +178,27 @@ impl DstTop {
         t
     }
 
-    /// The two targets of issue 4, one line each.
+    /// CPU per sample after the first, of the three-sample run `k` (5 plain, 6 `--owners`).
+    fn steady_cpu(&self, k: usize, first: usize) -> Duration {
+        (self.cpu(k).saturating_sub(self.cpu(first))) / 2
+    }
+
+    /// The targets of issues 4 and 19, one line each.
     pub fn targets(&self) -> String {
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
         let (wall, cpu) = self.ratios();
         let top = self.wall(2).max(self.wall(3));
         let worst = self.max_wall(2).max(self.max_wall(3));
+        let top_rss = self.rss_kib(2).max(self.rss_kib(3)) as f64 * 1024.0 / 1e6;
+        let (plain, owners) = (self.steady_cpu(5, 0), self.steady_cpu(6, 4));
+        let steady = owners.as_secs_f64() / plain.as_secs_f64();
         format!(
             "- --dst ≤ 1.3x the plain sample at {}: {wall:.2}x wall ({:.1} vs {:.1} ms), {cpu:.2}x \
-             CPU: {}\n- top under 1 s: {:.1} ms (text), {:.1} ms (JSON), slowest run {:.1} ms: {}\n",
+             CPU: {}\n- top under 1 s: {:.1} ms (text), {:.1} ms (JSON), slowest run {:.1} ms: {}\n\
+             - top ≤ 6 MB: {top_rss:.2} MB: {}\n\
+             - the timeline with --owners ≤ 1.3x a plain sample: {steady:.2}x CPU per sample \
+             after the first ({:.1} vs {:.1} ms); the first --owners sample {:.2}x wall \
+             ({:.1} vs {:.1} ms): {}\n",
             crate::report::label(self.total),
             ms(self.wall(1)),
             ms(self.wall(0)),
@@ -177,7 +206,14 @@ impl DstTop {
             ms(self.wall(2)),
             ms(self.wall(3)),
             ms(worst),
-            verdict(top < Duration::from_secs(1))
+            verdict(top < Duration::from_secs(1)),
+            verdict(top_rss <= 6.0),
+            ms(owners),
+            ms(plain),
+            self.wall(4).as_secs_f64() / self.wall(0).as_secs_f64(),
+            ms(self.wall(4)),
+            ms(self.wall(0)),
+            verdict(steady <= 1.3),
         )
     }
 }

@@ -250,7 +250,7 @@ pub fn latency(
     let (full, body) = Exporter::start(&o.conntrend, PORTS[0], &[])?;
     let (bare, _) = Exporter::start(&o.conntrend, PORTS[1], &["--dst-top", "0"])?;
     let tw = value(&body, "conntrend_tcp_sockets{state=\"time_wait\"}").unwrap_or(0.0);
-    let used = value(&body, "conntrend_pool_used_ports{protocol=\"all\"}").unwrap_or(0.0);
+    let used = value(&body, "conntrend_pool_used_ports").unwrap_or(0.0);
     let dsts = body
         .lines()
         .filter(|l| l.starts_with("conntrend_destination_used_ports{"))

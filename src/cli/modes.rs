@@ -52,9 +52,19 @@ pub struct SampleArgs {
     #[arg(long)]
     pub dst: bool,
 
+    /// With --format prom: write the used ports of the K busiest destinations (label dst), as
+    /// serve does; 0 for none [default: 5]
+    #[arg(long, value_name = "K", requires = "dst")]
+    pub dst_top: Option<usize>,
+
     /// Add the conntrack table's columns: ct_used, ct_max, ct_drops
     #[arg(long)]
     pub conntrack: bool,
+
+    /// Add who holds the pool's ports: owner, owner_ports, owner_last_known (TIME_WAIT sockets
+    /// of connections it was seen owning), unattributed_ports, likely (see `top`)
+    #[arg(long)]
+    pub owners: bool,
 
     /// Add exhaust_in_sec (with --dst also dst_exhaust_in_sec): seconds until free reaches 0 at
     /// the rate fitted over the last N samples or the last SPAN (90s, 5m, 1h), given only when
@@ -349,7 +359,7 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
 
     /// Export the used ports of the K busiest destinations (label dst); 0 for none
-    #[arg(long, value_name = "K", default_value_t = 5)]
+    #[arg(long, value_name = "K", default_value_t = crate::report::metrics::DEFAULT_DST_TOP)]
     pub dst_top: usize,
 
     /// Export the conntrack table's entries, limit and drops

@@ -102,6 +102,13 @@ impl<'a> Record<'a> {
         super::attrs::find(self.attrs, kind)
     }
 
+    /// The cgroup v2 id of a full socket (`INET_DIAG_CGROUP_ID`, Linux ≥ 5.7; not sent for
+    /// TIME_WAIT and request sockets).
+    pub fn cgroup_id(&self) -> Option<u64> {
+        let raw = self.attr(super::attr::CGROUP_ID)?;
+        Some(u64::from_ne_bytes(raw.get(..8)?.try_into().ok()?))
+    }
+
     fn u32_at(&self, at: usize) -> u32 {
         u32::from_ne_bytes(self.bytes[at..at + 4].try_into().unwrap())
     }

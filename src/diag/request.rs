@@ -33,6 +33,7 @@ pub mod attr {
     pub const INFO: u16 = 2;
     pub const CONG: u16 = 4;
     pub const SKMEMINFO: u16 = 7;
+    pub const CGROUP_ID: u16 = 21;
 }
 
 /// What each dump asks for. The default is every state, no extensions, no filter: what a sample

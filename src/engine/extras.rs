@@ -1,8 +1,9 @@
-//! What a row may carry beyond the base columns: the destination fold (`--dst`), the conntrack
-//! probe (`--conntrack`, a few reads of /proc per sample, so it lives here and not in the pure
+//! What a row may carry beyond the base columns: the destination fold (`--dst`), the owners
+//! fold with its memory (`--owners`), the conntrack probe (`--conntrack`, a few reads of /proc per sample, so it lives here and not in the pure
 //! fold) and the forecast over the rows so far (`--forecast`).
 
 use crate::diag::{Protocol, Record};
+use crate::engine::owners::OwnerFold;
 use crate::fold::Visit;
 use crate::fold::dst::DstTally;
 use crate::fold::forecast::{Forecast, Window};
@@ -16,8 +17,11 @@ use crate::probes::pool::Pool;
 #[derive(Default)]
 pub struct Extras {
     pub dst: Option<DstTally>,
+    /// How many of the busiest destinations a sample lists (`--dst-top`; with `dst` only).
+    pub dst_top: usize,
     pub ct: Option<CtFold>,
     pub forecast: Option<Forecast>,
+    pub owners: Option<OwnerFold>,
 }
 
 /// `--conntrack`: not a fold over the dump but a few small reads per sample (the table's count,
@@ -84,14 +88,23 @@ impl Extras {
     pub fn for_groups(groups: Groups) -> Extras {
         Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
+            dst_top: 0,
             ct: groups.contains(Group::Conntrack).then(CtFold::open),
             forecast: None,
+            // Lowering refuses --owners with a saved proc tree: the sockets are live.
+            owners: groups.contains(Group::Owners).then(|| OwnerFold::new(true)),
         }
     }
 
     /// Forecasts over `window` (`--forecast`: N samples, or a time span).
     pub fn with_forecast(mut self, window: Option<impl Into<Window>>) -> Extras {
         self.forecast = window.map(|w| Forecast::new(w.into()));
+        self
+    }
+
+    /// Lists the `k` busiest destinations in each sample's detail (`--dst-top`; 0: none).
+    pub fn with_dst_top(mut self, k: usize) -> Extras {
+        self.dst_top = k;
         self
     }
 
@@ -104,9 +117,17 @@ impl Extras {
     pub fn finish(&mut self, pool: &Pool, sample: &mut Sample) {
         if let Some(dst) = self.dst.as_mut() {
             sample.dst = Some(dst.summary(pool.total(), &pool.members));
+            if self.dst_top > 0 {
+                let mut ranked = dst.ranked(pool.total(), &pool.members);
+                ranked.truncate(self.dst_top);
+                sample.detail.destinations = ranked;
+            }
         }
         if let Some(ct) = self.ct.as_mut() {
             sample.ct = Some(ct.columns());
+        }
+        if let Some(o) = self.owners.as_mut() {
+            sample.owners = Some(o.finish(pool, sample.epoch_ms).table.columns());
         }
         if let Some(f) = self.forecast.as_mut() {
             let dst = sample.dst.map(|d| d.worst_dst_free);
@@ -118,11 +139,13 @@ impl Extras {
 impl Visit for Extras {
     fn reset(&mut self) {
         self.dst.reset();
+        self.owners.reset();
     }
 
     #[inline]
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         self.dst.visit(pool, protocol, record);
+        self.owners.visit(pool, protocol, record);
     }
 
     /// Only `--dst` looks at records; the conntrack probe and the forecast work on the row.

@@ -25,7 +25,7 @@ pub struct Dst {
 }
 
 impl Dst {
-    fn of(record: &Record<'_>) -> Dst {
+    pub fn of(record: &Record<'_>) -> Dst {
         let raw = record.dst_addr();
         let mut addr = [0u8; 16];
         if raw.len() == 4 {
@@ -75,6 +75,42 @@ pub struct DstUse {
     pub used: u32,
     /// Pool ports still usable toward it: total minus (used toward it ∪ explicitly bound).
     pub free: u32,
+    /// Its sockets from pool ports by state (the timeline's state columns).
+    pub states: DstStates,
+}
+
+/// Sockets from pool ports toward one destination, by state, grouped as the timeline's columns
+/// are: what a destination's ports are spent on (TIME_WAIT churn, connections held open, a
+/// backend that does not answer SYNs, a peer that closed first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DstStates {
+    pub established: u32,
+    /// SYN_SENT (and SYN_RECV of a simultaneous open).
+    pub syn: u32,
+    /// FIN_WAIT1 and FIN_WAIT2.
+    pub fin_wait: u32,
+    pub time_wait: u32,
+    pub close_wait: u32,
+    pub last_ack: u32,
+    /// CLOSING.
+    pub other: u32,
+}
+
+impl DstStates {
+    #[inline]
+    fn add(&mut self, state: u8) {
+        use tcp_state::*;
+        let n = match state {
+            ESTABLISHED => &mut self.established,
+            SYN_SENT | SYN_RECV | NEW_SYN_RECV => &mut self.syn,
+            FIN_WAIT1 | FIN_WAIT2 => &mut self.fin_wait,
+            TIME_WAIT => &mut self.time_wait,
+            CLOSE_WAIT => &mut self.close_wait,
+            LAST_ACK => &mut self.last_ack,
+            _ => &mut self.other,
+        };
+        *n += 1;
+    }
 }
 
 /// The three `--dst` columns of a sample, and the fewest free ports toward any destination (the
@@ -86,6 +122,8 @@ pub struct WorstDst {
     pub worst_dst_free: Option<u32>,
     /// Not a column: the busiest destination need not be the one with the fewest free ports.
     pub min_free: Option<u32>,
+    /// The destination with `min_free` (ties: the busier, then the smaller destination).
+    pub min_free_dst: Option<Dst>,
 }
 
 impl From<Option<DstUse>> for WorstDst {
@@ -95,6 +133,7 @@ impl From<Option<DstUse>> for WorstDst {
             worst_dst_used: u.map(|u| u.used),
             worst_dst_free: u.map(|u| u.free),
             min_free: u.map(|u| u.free),
+            min_free_dst: u.map(|u| u.dst),
         }
     }
 }
@@ -107,6 +146,8 @@ impl From<Option<DstUse>> for WorstDst {
 pub struct DstTally {
     /// Distinct destinations of this sample, in order of first sight.
     dsts: Vec<Dst>,
+    /// Each destination's sockets by state, by the same index.
+    states: Vec<DstStates>,
     index: HashMap<Dst, u32, FxBuild>,
     /// `destination index << 16 | local port`.
     pairs: Vec<u64>,
@@ -118,6 +159,7 @@ pub struct DstTally {
 impl Visit for DstTally {
     fn reset(&mut self) {
         self.dsts.clear();
+        self.states.clear();
         self.index.clear();
         self.pairs.clear();
         self.sorted = true;
@@ -152,7 +194,9 @@ impl DstTally {
                 let i = *self.index.entry(dst).or_insert(next);
                 if i == next {
                     self.dsts.push(dst);
+                    self.states.push(DstStates::default());
                 }
+                self.states[i as usize].add(record.state());
                 self.pairs.push(u64::from(i) << 16 | u64::from(port));
                 self.sorted = false;
             }
@@ -180,19 +224,27 @@ impl DstTally {
 
     /// The `--dst` columns: the busiest destination, and the fewest free ports toward any.
     pub fn summary(&mut self, total: u32, pool: &PortSet) -> WorstDst {
-        let (worst, min_free) = self.scan(total, pool);
+        let (worst, min) = self.scan(total, pool);
         WorstDst {
-            min_free,
+            min_free: min.map(|m| m.free),
+            min_free_dst: min.map(|m| m.dst),
             ..worst.into()
         }
     }
 
-    /// The busiest destination and the fewest free ports toward any, in one pass.
-    fn scan(&mut self, total: u32, pool: &PortSet) -> (Option<DstUse>, Option<u32>) {
-        let mut min_free: Option<u32> = None;
+    /// The busiest destination and the one with the fewest free ports (ties: the busier, then
+    /// the smaller destination, so the same sockets name the same one), in one pass.
+    fn scan(&mut self, total: u32, pool: &PortSet) -> (Option<DstUse>, Option<DstUse>) {
+        let mut min: Option<DstUse> = None;
         let mut worst: Option<DstUse> = None;
         self.each(total, pool, |u| {
-            min_free = Some(min_free.map_or(u.free, |m| m.min(u.free)));
+            let fewer = |m: DstUse| {
+                (u.free, std::cmp::Reverse(u.used), u.dst)
+                    < (m.free, std::cmp::Reverse(m.used), m.dst)
+            };
+            if min.is_none_or(fewer) {
+                min = Some(u);
+            }
             let better = match worst {
                 None => true,
                 Some(w) => {
@@ -204,7 +256,7 @@ impl DstTally {
                 worst = Some(u);
             }
         });
-        (worst, min_free)
+        (worst, min)
     }
 
     /// Sorts the pairs and reports each destination's use once.
@@ -235,6 +287,7 @@ impl DstTally {
                 dst,
                 used,
                 free: total.saturating_sub(bound + used_unbound),
+                states: self.states[d as usize],
             });
         }
     }
@@ -289,6 +342,43 @@ mod tests {
         assert_eq!(ranked.len(), 2);
         assert_eq!(ranked[0], worst);
         assert_eq!((ranked[1].used, ranked[1].free), (1, 90 - 3 - 1));
+        // Sockets, not ports: the port 40001 has a TIME_WAIT and an ESTABLISHED socket.
+        assert_eq!(
+            ranked[0].states,
+            DstStates {
+                established: 2,
+                syn: 1,
+                time_wait: 1,
+                ..DstStates::default()
+            }
+        );
+        assert_eq!(ranked[1].states.established, 1);
+    }
+
+    #[test]
+    fn min_free_names_its_destination_which_need_not_be_the_busiest() {
+        use tcp_state::*;
+        let pool = pool();
+        let mut t = DstTally::default();
+        let (busy, tight, other) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
+        let records = [
+            // busy: two ports, both also explicitly bound, so they cost it nothing extra.
+            rec(ESTABLISHED, 40000, busy, 443),
+            rec(ESTABLISHED, 40001, busy, 443),
+            rec(LISTEN, 40000, [0; 4], 0),
+            rec(LISTEN, 40001, [0; 4], 0),
+            // tight and other: one unbound port each; tight is the smaller, so named on the tie.
+            rec(ESTABLISHED, 40003, other, 443),
+            rec(ESTABLISHED, 40002, tight, 443),
+        ];
+        for r in &records {
+            t.add(&Record::new(r).unwrap(), &pool.members);
+        }
+        let s = t.summary(pool.total(), &pool.members);
+        assert_eq!(s.worst_dst.unwrap().to_string(), "10.0.0.1:443");
+        assert_eq!((s.worst_dst_used, s.worst_dst_free), (Some(2), Some(88)));
+        assert_eq!(s.min_free, Some(87));
+        assert_eq!(s.min_free_dst.unwrap().to_string(), "10.0.0.2:443");
     }
 
     #[test]

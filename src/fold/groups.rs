@@ -18,10 +18,12 @@ pub enum Group {
     ForecastDst,
     /// `--alert`: how many alerts started.
     Alert,
+    /// `--owners`: who holds the pool's ports.
+    Owners,
 }
 
 impl Group {
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 8] = [
         Group::Base,
         Group::Time,
         Group::Dst,
@@ -29,6 +31,7 @@ impl Group {
         Group::Forecast,
         Group::ForecastDst,
         Group::Alert,
+        Group::Owners,
     ];
 
     /// The flag that adds the group; `None` for the base columns.
@@ -41,6 +44,7 @@ impl Group {
             Group::Forecast => Some("--forecast"),
             Group::ForecastDst => Some("--forecast with --dst"),
             Group::Alert => Some("--alert"),
+            Group::Owners => Some("--owners"),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod dst;
 pub mod forecast;
 pub mod groups;
+pub mod owners;
 pub mod sample;
 
 use crate::diag::{Protocol, Record};
@@ -67,5 +68,16 @@ impl<A: Visit, B: Visit> Visit for (A, B) {
     }
     fn needs_records(&self) -> bool {
         self.0.needs_records() || self.1.needs_records()
+    }
+}
+
+/// A visitor lent to one pass and kept by its owner for the next (memory across samples).
+impl<V: Visit> Visit for &mut V {
+    fn reset(&mut self) {
+        (**self).reset();
+    }
+    #[inline]
+    fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
+        (**self).visit(pool, protocol, record);
     }
 }

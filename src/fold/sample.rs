@@ -3,8 +3,9 @@
 
 use crate::diag::bpf::Counts;
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
-use crate::fold::dst::WorstDst;
+use crate::fold::dst::{DstUse, WorstDst};
 use crate::fold::forecast::ForecastColumns;
+use crate::fold::owners::OwnerColumns;
 use crate::probes::pool::{Pool, PortSet};
 
 /// Counters for one sample, reused from sample to sample.
@@ -92,12 +93,14 @@ pub struct Sample {
     pub ct: Option<CtColumns>,
     /// The `--forecast` group, when asked for.
     pub forecast: Option<ForecastColumns>,
+    /// The `--owners` group, when asked for.
+    pub owners: Option<OwnerColumns>,
     /// What the sample knows beyond its columns (the Prometheus metrics show it).
     pub detail: Detail,
 }
 
 /// A sample's counts beyond its columns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Detail {
     /// The pool's range, inclusive.
     pub range: (u16, u16),
@@ -105,6 +108,8 @@ pub struct Detail {
     pub tcp_states: Option<[u32; tcp_state::COUNT]>,
     /// UDP sockets; `None` when UDP was not sampled.
     pub udp_sockets: Option<u32>,
+    /// The busiest destinations, most used first, cut to `--dst-top`: empty unless asked for.
+    pub destinations: Vec<DstUse>,
 }
 
 /// The `--conntrack` columns of one sample; `None` where the table could not be read.
@@ -142,10 +147,12 @@ impl Sample {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Detail {
                 range: (pool.lo, pool.hi),
                 tcp_states: measured.tcp.then_some(tally.tcp_states),
                 udp_sockets: measured.udp.then_some(tally.udp_sockets),
+                destinations: Vec::new(),
             },
         }
     }

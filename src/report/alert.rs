@@ -67,7 +67,7 @@ impl Alert {
         let (name, number) = (&expr[..at], &expr[at + sym.len()..]);
         let numeric: Vec<&'static str> = schema::column_names(groups)
             .into_iter()
-            .filter(|&c| !matches!(c, "time" | "worst_dst"))
+            .filter(|&c| !matches!(c, "time" | "worst_dst" | "owner" | "likely"))
             .chain([USED_PCT])
             .collect();
         let column = *numeric.iter().find(|&&c| c == name).ok_or_else(|| {

@@ -1,27 +1,32 @@
 //! The Prometheus view of a sample, shared by `serve` and the textfile output (`--format prom`):
 //! one set of metric names, encoded by `prometheus-client` (OpenMetrics text, which Prometheus
 //! and node_exporter's textfile collector read). A value that was not measured is left out, not
-//! written as 0.
+//! written as 0. The series of a family are written in a fixed order (destinations in rank order,
+//! states in the kernel's), never in a hash map's, so two scrapes list them alike.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use crate::diag::tcp_state;
-use crate::fold::dst::DstUse;
+use crate::fold::dst::{Dst, DstUse};
 use crate::fold::sample::Sample;
 use crate::report::alert::Alert;
+
+/// How many of the busiest destinations are exported when `--dst-top` is not given.
+pub const DEFAULT_DST_TOP: usize = 5;
 
 /// What a sample's metrics add beyond the sample.
 #[derive(Default)]
 pub struct Extra<'a> {
     /// The busiest destinations, most used first (already cut to `--dst-top`).
     pub destinations: &'a [DstUse],
-    /// The fewest free ports toward any destination.
-    pub min_dst_free: Option<u32>,
+    /// The destination with the fewest free ports, and how many it has.
+    pub min_free: Option<(Dst, u32)>,
     /// Packets dropped because the conntrack table was full, over the exporter's life.
     pub ct_drops_total: Option<u64>,
     /// How long the sample took.
@@ -30,6 +35,13 @@ pub struct Extra<'a> {
     pub scrape_errors: Option<u64>,
     pub samples: Option<u64>,
     pub alerts: &'a [Alert],
+}
+
+impl Extra<'_> {
+    /// The destination with the fewest free ports, from `s`'s `--dst` fold.
+    pub fn min_free_of(s: &Sample) -> Option<(Dst, u32)> {
+        s.dst.and_then(|d| Some((d.min_free_dst?, d.min_free?)))
+    }
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -50,20 +62,34 @@ fn counter(reg: &mut Registry, name: &str, help: &str, v: Option<u64>) {
     }
 }
 
+/// A gauge family written in the order its series were given. prometheus-client's `Family` keeps
+/// its series in a `HashMap` with a random seed, so each render would list them differently.
+#[derive(Debug)]
+struct Ordered(Vec<(Labels, i64)>);
+
+impl EncodeMetric for Ordered {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, v) in &self.0 {
+            encoder.encode_family(labels)?.encode_gauge(v)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+/// A labelled gauge family, its series in the order of `rows`; left out when there are none.
 fn family(
     reg: &mut Registry,
     name: &str,
     help: &str,
     rows: impl IntoIterator<Item = (Labels, i64)>,
 ) {
-    let f: Family<Labels, Gauge> = Family::default();
-    let mut any = false;
-    for (labels, v) in rows {
-        f.get_or_create(&labels).set(v);
-        any = true;
-    }
-    if any {
-        reg.register(name, help, f);
+    let rows: Vec<_> = rows.into_iter().collect();
+    if !rows.is_empty() {
+        reg.register(name, help, Ordered(rows));
     }
 }
 
@@ -98,17 +124,21 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
         "ports the kernel may hand out: the range minus reserved",
         Some(s.total_port.into()),
     );
-    let used = [
-        ("all", Some(s.used)),
-        ("tcp", s.tcp_used),
-        ("udp", s.udp_used),
-    ];
-    family(
+    // The union on its own: beside the per-protocol series it would make their sum() count a
+    // port twice (and a port held by both TCP and UDP is one port of the union, two here).
+    gauge(
         &mut reg,
         "pool_used_ports",
-        "distinct pool ports held, by protocol (all: either)",
-        used.iter()
-            .filter_map(|&(p, v)| v.map(|v| (vec![("protocol", p.to_string())], i64::from(v)))),
+        "distinct pool ports held by any socket (TCP or UDP)",
+        Some(s.used.into()),
+    );
+    family(
+        &mut reg,
+        "pool_protocol_used_ports",
+        "distinct pool ports held, by protocol (a port held by both counts in each)",
+        [("tcp", s.tcp_used), ("udp", s.udp_used)]
+            .into_iter()
+            .filter_map(|(p, v)| v.map(|v| (vec![("protocol", p.to_string())], i64::from(v)))),
     );
     gauge(
         &mut reg,
@@ -142,11 +172,13 @@ pub fn render(s: &Sample, extra: &Extra<'_>) -> String {
             .iter()
             .map(|d| (vec![("dst", d.dst.to_string())], i64::from(d.used))),
     );
-    gauge(
+    family(
         &mut reg,
         "destination_min_free_ports",
-        "the fewest pool ports still usable toward any destination",
-        extra.min_dst_free.map(i64::from),
+        "the fewest pool ports still usable toward any destination, and which one (dst)",
+        extra
+            .min_free
+            .map(|(dst, free)| (vec![("dst", dst.to_string())], i64::from(free))),
     );
     if let Some(ct) = s.ct {
         gauge(
@@ -251,62 +283,4 @@ pub fn text_format(openmetrics: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_values_and_what_is_left_out() {
-        let mut s = crate::report::output::tests::sample(None, Some(46));
-        s.detail.range = (32768, 60999);
-        let mut states = [0u32; tcp_state::COUNT];
-        states[usize::from(tcp_state::SYN_RECV)] = 1;
-        states[usize::from(tcp_state::NEW_SYN_RECV)] = 2;
-        s.detail.tcp_states = Some(states);
-        let alerts = [crate::report::alert::Alert::parse(
-            "free < 5",
-            crate::report::schema::Groups::default(),
-        )
-        .unwrap()];
-        let text = render(
-            &s,
-            &Extra {
-                samples: Some(3),
-                alerts: &alerts,
-                ..Extra::default()
-            },
-        );
-        for line in [
-            "conntrend_pool_ports 28232",
-            "conntrend_pool_range_ports 28232",
-            "conntrend_pool_reserved_ports 0",
-            "conntrend_pool_used_ports{protocol=\"all\"} 156",
-            "conntrend_pool_used_ports{protocol=\"tcp\"} 138",
-            "conntrend_tcp_sockets{state=\"syn_recv\"} 3",
-            "conntrend_samples_total 3",
-            "conntrend_alert{expr=\"free<5\"} 0",
-            "conntrend_build_info{version=\"",
-        ] {
-            assert!(text.contains(line), "{line} missing from\n{text}");
-        }
-        // UDP was not sampled: no udp series at all, rather than a 0.
-        assert!(!text.contains("protocol=\"udp\""), "{text}");
-        assert!(!text.contains("udp_sockets"), "{text}");
-        assert!(!text.contains("exhaust"), "{text}");
-        assert!(text.ends_with("# EOF\n"));
-        let plain = text_format(&text);
-        assert!(
-            plain.contains("# TYPE conntrend_samples_total counter\n"),
-            "{plain}"
-        );
-        assert!(
-            plain.contains("# HELP conntrend_samples_total samples taken"),
-            "{plain}"
-        );
-        assert!(plain.contains("\nconntrend_samples_total 3\n"), "{plain}");
-        assert!(
-            plain.contains("# TYPE conntrend_pool_free_ports gauge\n"),
-            "{plain}"
-        );
-        assert!(!plain.contains("# EOF"));
-    }
-}
+mod tests;

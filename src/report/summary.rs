@@ -89,6 +89,7 @@ mod tests {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Default::default(),
         }
     }
@@ -115,6 +116,7 @@ mod tests {
             worst_dst_used: Some(used),
             worst_dst_free: Some(100 - used),
             min_free: Some(100 - used),
+            ..WorstDst::default()
         };
         let mut s = Summary::new(0);
         for (ip, used) in [([10, 0, 0, 1], 5), ([10, 0, 0, 2], 9), ([10, 0, 0, 1], 7)] {

@@ -13,6 +13,7 @@ mod dst;
 mod fixtures;
 mod generate;
 mod netns;
+mod owners;
 mod plot;
 mod recipes;
 mod reliability;

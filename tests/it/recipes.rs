@@ -1,12 +1,16 @@
 //! Every command block the docs mark as a recipe (```` ```sh recipe ````) is run as written, in a
 //! private network namespace with a small load, so a recipe cannot rot: `conntrend` is the binary
 //! under test, `awk` is Debian's mawk (which buffers a pipe unless told not to), `sudo` runs its
-//! arguments (the tests run as root), and `/var/tmp` is a private tmpfs.
+//! arguments (the tests run as root), and `/var/tmp` is a private tmpfs. The docs are the README
+//! and every page of docs/.
 //!
 //! A block marked `recipe` must end by itself within [`FINITE`] with status 0 and print something;
 //! one marked `recipe stream` runs until interrupted, so it must print something within
 //! [`FIRST_LINE`] (a recipe that buffers prints nothing: that is the failure this catches), and
 //! is then stopped.
+//!
+//! The same runner runs every other command the docs show ([`shown`]) and every example `--help`
+//! shows ([`help`]), with the [`stand_ins`] they name.
 
 use std::fs;
 use std::io::Read;
@@ -19,13 +23,28 @@ use std::time::{Duration, Instant};
 use crate::netns::mix::Mix;
 use crate::netns::{NetNs, Pool, with_netns};
 
+mod help;
+mod shown;
+
 /// How long a finite recipe may take.
 const FINITE: Duration = Duration::from_secs(30);
 /// How long a streaming recipe may take to print its first line.
 const FIRST_LINE: Duration = Duration::from_secs(12);
 
-/// The documents whose recipes are run.
-const DOCS: [&str; 2] = ["README.md", "docs/timeline.md"];
+/// The documents whose commands are run: the README and every page of docs/, as paths from the
+/// repository's root.
+fn docs() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages: Vec<String> = fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    pages.sort();
+    pages.insert(0, "README.md".into());
+    pages
+}
 
 /// A recipe as the docs show it.
 #[derive(Debug, Clone)]
@@ -258,7 +277,7 @@ fn troubles(recipe: &Recipe, ran: &Ran, must_print: bool) -> Vec<String> {
 #[test]
 fn every_recipe_in_the_docs_runs_and_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let all: Vec<Recipe> = DOCS
+    let all: Vec<Recipe> = docs()
         .iter()
         .flat_map(|d| recipes(d, &fs::read_to_string(root.join(d)).unwrap()))
         .collect();
@@ -302,92 +321,45 @@ fn mawk_buffers_a_pipe_unless_interactive() {
     assert!(once("awk -W interactive").starts_with("row"));
 }
 
-/// The stand-ins a `--help` example needs beyond the load: its files, a namespace called `blue`
-/// and traffic on loopback. Written into the example's script before it, in its own directory.
-fn help_prelude() -> String {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+/// The stand-ins an example of `--help` or a command the docs show needs beyond the load: its
+/// files (a capture, a saved /proc, a log `ports.csv`, the repository's `deploy/`), a namespace
+/// `blue` with a process in it (`$web`, a container's pid), a window `$from`..`$to` around the
+/// log's samples, `page-someone`, traffic on loopback, and a `make` that runs the Makefile's own
+/// recipes with the binary under test into a DESTDIR of its own (as tests/it/generate.rs does).
+/// Written into the command's script before it, in its own directory.
+fn stand_ins() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     format!(
         "set -e\n\
          cd \"$(mktemp -d)\"\n\
          mkdir -p /run/netns && mount -t tmpfs tmpfs /run/netns && ip netns add blue\n\
+         ip netns exec blue sleep 300 &\n\
+         web=$!\n\
          cp {f}/rtt/v4.pcap capture.pcap\n\
          cp {f}/rtt/both.pcapng capture.pcapng\n\
          mkdir sos && cp -r {f}/network-connections/6.8.0-45-generic sos/proc\n\
+         ln -s {r}/deploy deploy\n\
+         mkdir bin destdir\n\
+         printf '#!/bin/sh\\nexec %s -s -C {r} -o build BIN=%s DESTDIR=%s \"$@\"\\n' \
+         \"$(command -v make)\" \"$(command -v conntrend)\" \"$PWD/destdir\" >bin/make\n\
+         chmod +x bin/make\n\
+         PATH=$PWD/bin:$PATH\n\
          conntrend --dst -i 1 -c 2 -o ports.csv\n\
+         from=$(date -u -d '-1 min' +%FT%TZ) to=$(date -u -d '+1 min' +%FT%TZ)\n\
+         page-someone() {{ echo \"paged: $*\"; }}\n\
          (for i in $(seq 300); do exec 3<>/dev/tcp/127.0.0.1/5000 && echo x >&3 && exec 3>&-; \
          sleep 0.05; done) >/dev/null 2>&1 &\n\
          set +e\n",
-        f = fixtures.display()
+        f = root.join("tests/fixtures").display(),
+        r = root.display(),
     )
 }
 
-/// What changes in a `--help` example to run it here, and why: a real interface is `lo`, and
-/// durations of minutes or an hour become seconds.
-const HELP_SUBSTITUTIONS: [(&str, &str); 6] = [
-    ("eth0", "lo"),
-    ("-d 3600", "-d 2"),
-    ("-i 5 -d 60", "-i 1 -d 3"),
-    ("-c 60", "-c 2"),
-    ("-i 10 -c 6", "-i 1 -c 2"),
-    ("-i 10 ", "-i 1 "),
-];
-
-/// The examples every `--help` shows: the command part of each line under `Examples:` (up to the
-/// run of spaces before its description).
-fn help_examples() -> Vec<Recipe> {
-    let mut found = Vec::new();
-    for mode in [
-        "",
-        "top",
-        "states",
-        "conns",
-        "conntrack",
-        "rtt",
-        "serve",
-        "plot",
-    ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_conntrend"));
-        if !mode.is_empty() {
-            cmd.arg(mode);
-        }
-        let help = String::from_utf8(cmd.arg("--help").output().unwrap().stdout).unwrap();
-        let examples = help
-            .lines()
-            .skip_while(|l| *l != "Examples:")
-            .skip(1)
-            .take_while(|l| !l.trim().is_empty());
-        for line in examples {
-            let mut command = line.trim().split("  ").next().unwrap_or("").to_string();
-            for (from, to) in HELP_SUBSTITUTIONS {
-                command = command.replace(from, to);
-            }
-            // Until interrupted: a refreshing report, a stream, a server or a live capture.
-            let stream = command.contains("-d 0")
-                || command.contains("serve")
-                || command.contains(" -i lo")
-                || (command.contains(" -i ")
-                    && !command.contains(" -c ")
-                    && !command.contains(" -d "));
-            found.push(Recipe {
-                at: format!("conntrend {mode} --help: {}", line.trim()),
-                script: format!("{}{command}\n", help_prelude()),
-                stream,
-                // A silent stream (one writing to a file) needs no long wait: what is checked
-                // is that it is still running, without an error.
-                wait: Duration::from_secs(4),
-            });
-        }
-    }
-    found
-}
-
-/// Every example `--help` shows runs here (with the stand-ins of [`help_prelude`] and the
-/// substitutions of [`HELP_SUBSTITUTIONS`]): a finite one exits 0, one that runs until
-/// interrupted is still running, without an error, when it is stopped.
-#[test]
-fn every_help_example_runs() {
-    let all = help_examples();
-    assert!(all.len() >= 35, "only {} examples found", all.len());
-    let failures = run_all(all, true, false);
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+/// Whether `command` runs until interrupted: a stream (`-d 0`), a server, a live capture, or a
+/// refreshing report (`-i` without `-c` or `-d`).
+fn until_interrupted(command: &str) -> bool {
+    command.contains("-d 0")
+        || command.contains("serve")
+        || command.contains(" -i lo")
+        || (command.contains(" -i ") && !command.contains(" -c ") && !command.contains(" -d "))
 }

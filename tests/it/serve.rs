@@ -8,6 +8,7 @@ mod forecast;
 mod http;
 mod prometheus;
 mod slots;
+mod start;
 mod textfile;
 mod values;
 
@@ -116,11 +117,17 @@ impl Serve {
         }
     }
 
-    /// The address of the [`LISTENING`] line, once the server has written it.
+    /// The address of the [`LISTENING`] line (`ADDR; /metrics has …`), once the server has
+    /// written it.
     pub fn listening(&self) -> Option<String> {
         let all = self.stderr.lock().unwrap().clone();
         let (first, _) = all.split_once('\n')?;
-        first.strip_prefix(LISTENING).map(str::to_string)
+        let rest = first.strip_prefix(LISTENING)?;
+        Some(
+            rest.split_once("; ")
+                .map_or(rest, |(addr, _)| addr)
+                .to_string(),
+        )
     }
 
     /// What it wrote on stderr so far, after the [`LISTENING`] line.
@@ -328,7 +335,7 @@ pub fn metrics(text: &str) -> Metrics {
     out
 }
 
-/// The value of `series` (as written, e.g. `conntrend_pool_used_ports{protocol="tcp"}`).
+/// The value of `series` (as written, e.g. `conntrend_pool_protocol_used_ports{protocol="tcp"}`).
 pub fn get(m: &Metrics, series: &str) -> f64 {
     *m.get(series)
         .unwrap_or_else(|| panic!("{series} missing from {m:#?}"))

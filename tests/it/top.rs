@@ -61,10 +61,26 @@ fn json_report_counts_the_mix_exactly() {
         let bound = states["close"].as_u64().unwrap() + states["bound_inactive"].as_u64().unwrap();
         assert_eq!(bound, 1, "the bound-only socket");
         assert_eq!(states["syn_sent"], 0);
-        // One destination: 13 ports toward it; free = 90 - 13 - 1 explicitly bound port.
+        // One destination: 13 ports toward it; free = 90 - 13 - 1 explicitly bound port. Its
+        // three TIME_WAIT sockets were never seen owned: unattributed, and this process, which
+        // holds the ten ESTABLISHED connections there, is named as their likely maker.
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap();
+        let cmdline: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let cmdline = cmdline.join(" ");
         assert_eq!(
             r["destinations"],
-            serde_json::json!([{"dst": "127.0.0.1:5000", "used": 13, "free": 76}])
+            serde_json::json!([{
+                "dst": "127.0.0.1:5000", "used": 13, "free": 76,
+                "states": {"established": 10, "syn": 0, "fin_wait": 0, "time_wait": 3,
+                           "close_wait": 0, "last_ack": 0, "other": 0},
+                "ownerless": 3, "unattributed": 3, "last_known": [],
+                "likely": [{"pid": me, "comm": comm.trim_end(), "cmdline": cmdline, "sockets": 10}],
+            }])
         );
         let procs = r["processes"].as_array().unwrap();
         assert_eq!(procs.len(), 2, "{procs:?}");
@@ -77,8 +93,15 @@ fn json_report_counts_the_mix_exactly() {
             (Some(11), Some(1))
         );
         assert_eq!(procs[0]["uid"], unsafe { libc::geteuid() });
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
         assert_eq!(procs[0]["comm"], comm.trim_end());
+        assert_eq!(procs[0]["cmdline"], cmdline);
+        let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let cgroup = cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+        assert_eq!(procs[0]["cgroup"], cgroup);
+        assert_eq!(
+            (procs[0]["last_known_ports"].as_u64(), &procs[0]["exited"]),
+            (Some(0), &Value::Bool(false))
+        );
         assert_eq!(
             procs[1]["comm"], "(kernel)",
             "TIME_WAIT sockets have no owner"
@@ -130,15 +153,27 @@ fn rows_limit_and_text_report() {
             .lines()
             .find(|l| l.split_whitespace().next() == Some(me.as_str()));
         let own: Vec<&str> = own.expect(&text).split_whitespace().collect();
-        // TCP and UDP pool ports, then its ESTABLISHED and CLOSE_WAIT sockets (the server side
-        // of the ten loopback connections is on port 5000, outside the pool, and counts too).
-        assert_eq!(&own[own.len() - 4..], ["11", "1", "20", "0"], "{own:?}");
+        // TCP, last known and UDP pool ports, then its ESTABLISHED and CLOSE_WAIT sockets (the
+        // server side of the ten loopback connections is on port 5000, outside the pool, and
+        // counts too).
+        assert_eq!(
+            &own[own.len() - 5..],
+            ["11", "0", "1", "20", "0"],
+            "{own:?}"
+        );
         let kernel = text.lines().find(|l| l.contains("(kernel)")).expect(&text);
         assert!(
             kernel
                 .split_whitespace()
-                .eq(["(kernel)", "3", "0", "0", "0"]),
+                .eq(["(kernel)", "3", "0", "0", "0", "0"]),
             "{kernel}"
+        );
+        // The destination's states, and who its three ownerless sockets may be from.
+        let cols: Vec<&str> = dst.split_whitespace().collect();
+        assert_eq!(&cols[3..], ["10", "3", "0", "0", "0", "0"], "{dst}");
+        assert!(
+            text.contains("  ownerless 3: last known 0, unattributed 3\n    likely: "),
+            "{text}"
         );
     });
 }

@@ -20,6 +20,7 @@ use crate::modes::states::StatesConfig;
 use crate::modes::timeline::Config;
 use crate::modes::top::{Sort, TopConfig};
 use crate::report::alert::Alert;
+use crate::report::metrics::DEFAULT_DST_TOP;
 use crate::report::output::Format;
 use crate::report::schema::{Group, Groups};
 
@@ -116,6 +117,12 @@ impl Config {
                 "--conntrack reads the live conntrack table; it cannot go with --proc-root".into(),
             );
         }
+        if args.owners && args.source.proc_root.is_some() {
+            return Err(
+                "--owners looks for the processes of live sockets; it cannot go with --proc-root"
+                    .into(),
+            );
+        }
         // -c alone ends the run by count; the default duration applies only when neither is given.
         let duration_sec = match (args.duration_sec, args.count) {
             (Some(d), _) => d,
@@ -130,10 +137,22 @@ impl Config {
         if format == Format::Prom && target == Target::Stdout {
             return Err("--format prom rewrites a file for node_exporter's textfile collector: give -o FILE".into());
         }
+        if args.dst_top.is_some() && format != Format::Prom {
+            return Err(
+                "--dst-top chooses the destinations --format prom writes; the CSV and \
+                 JSON columns name the busiest one only"
+                    .into(),
+            );
+        }
+        let dst_top = match format {
+            Format::Prom if args.dst => args.dst_top.unwrap_or(DEFAULT_DST_TOP),
+            _ => 0,
+        };
         let groups = Groups::default()
             .with_if(Group::Time, args.time == TimeArg::Iso)
             .with_if(Group::Dst, args.dst)
             .with_if(Group::Conntrack, args.conntrack)
+            .with_if(Group::Owners, args.owners)
             .with_if(Group::Forecast, args.forecast.is_some())
             .with_if(Group::ForecastDst, args.forecast.is_some() && args.dst);
         let alerts = alerts(&args.alerts.alert, groups)?;
@@ -145,6 +164,7 @@ impl Config {
             protocols,
             format,
             groups: groups.with_if(Group::Alert, !alerts.is_empty()),
+            dst_top,
             forecast: args.forecast,
             alerts,
             exit_on_alert: args.alerts.exit_on_alert,

@@ -275,3 +275,24 @@ fn interval_defaults_are_the_ones_each_mode_s_help_states() {
             .contains("give -i")
     );
 }
+
+#[test]
+fn dst_top_is_the_textfile_s_destinations_as_serve_s() {
+    let prom = ["--format", "prom", "-o", "x.prom", "--dst"];
+    let with = |extra: &[&str]| config(&[&prom[..], extra].concat());
+    assert_eq!(with(&[]).unwrap().dst_top, 5, "serve's default");
+    assert_eq!(with(&["--dst-top", "2"]).unwrap().dst_top, 2);
+    assert_eq!(with(&["--dst-top", "0"]).unwrap().dst_top, 0);
+    // Without --dst there is no destination to write; CSV and JSON have no series to bound.
+    assert_eq!(config(&prom[..4]).unwrap().dst_top, 0);
+    assert_eq!(config(&["--dst"]).unwrap().dst_top, 0);
+    let err = config(&["--dst", "--dst-top", "2"]).unwrap_err();
+    assert!(
+        err.contains("--dst-top") && err.contains("--format prom"),
+        "{err}"
+    );
+    let refused = crate::cli::command()
+        .try_get_matches_from(["conntrend", "--format", "prom", "-o", "x", "--dst-top", "2"])
+        .unwrap_err();
+    assert!(refused.to_string().contains("--dst"), "{refused}");
+}

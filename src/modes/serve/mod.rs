@@ -88,6 +88,41 @@ impl ServeConfig {
     }
 }
 
+impl ServeConfig {
+    /// What `/metrics` holds, for the line said at start: the families beyond the pool and the
+    /// socket states, and the namespace sampled when it is not conntrend's own.
+    fn serves(&self) -> String {
+        let mut parts = vec!["the pool and socket states".to_string()];
+        match self.dst_top {
+            0 => {}
+            1 => parts.push("the busiest destination".into()),
+            k => parts.push(format!("the {k} busiest destinations")),
+        }
+        if self.conntrack {
+            parts.push("conntrack".into());
+        }
+        if self.forecast.is_some() {
+            parts.push("the forecast".into());
+        }
+        match self.alerts.len() {
+            0 => {}
+            1 => parts.push("1 alert".into()),
+            n => parts.push(format!("{n} alerts")),
+        }
+        let last = parts.pop().unwrap_or_default();
+        let list = match parts.is_empty() {
+            true => last,
+            false => format!("{} and {last}", parts.join(", ")),
+        };
+        let from = self
+            .netns
+            .as_ref()
+            .map(|p| format!(", sampled in {}", p.display()))
+            .unwrap_or_default();
+        format!("/metrics has {list}{from}")
+    }
+}
+
 pub fn run(config: &ServeConfig) -> Result<()> {
     signal::install()?;
     // One malloc arena: glibc gives each thread that allocates concurrently an arena of its own,
@@ -119,7 +154,11 @@ pub fn run(config: &ServeConfig) -> Result<()> {
         .name("closer".into())
         .spawn(move || closer(&turned_away))?;
     let slots = Arc::new(Slots::default());
-    say(&format!("listening on {}", listener.local_addr()?));
+    say(&format!(
+        "listening on {}; {}",
+        listener.local_addr()?,
+        config.serves()
+    ));
     loop {
         if signal::requested() {
             finish(listener, &slots);

@@ -50,7 +50,9 @@ pub(super) fn sampler_thread(
         }
     };
     let reporter = Reporter::new(false);
-    let mut extras = Extras::for_groups(config.groups()).with_forecast(config.forecast);
+    let mut extras = Extras::for_groups(config.groups())
+        .with_dst_top(config.dst_top)
+        .with_forecast(config.forecast);
     let mut alerts = Alerts::new(config.alerts.clone());
     let mut cache: Option<(Instant, Arc<Rendered>)> = None;
     let (mut samples, mut errors, mut ct_drops) = (0u64, 0u64, None::<u64>);
@@ -88,19 +90,11 @@ pub(super) fn sampler_thread(
                 stop.get_or_insert(expr);
             }
         }
-        let pool = sampler.pool();
-        let mut ranked = extras
-            .dst
-            .as_mut()
-            .map(|d| d.ranked(pool.total(), &pool.members))
-            .unwrap_or_default();
-        let min_dst_free = ranked.iter().map(|d| d.free).min();
-        ranked.truncate(config.dst_top);
         let openmetrics = metrics::render(
             &sample,
             &Extra {
-                destinations: &ranked,
-                min_dst_free,
+                destinations: &sample.detail.destinations,
+                min_free: Extra::min_free_of(&sample),
                 ct_drops_total: sample.ct.map(|_| ct_drops.unwrap_or(0)),
                 sample_seconds: Some(started.elapsed().as_secs_f64()),
                 scrape_errors: Some(errors),

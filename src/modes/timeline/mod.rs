@@ -39,6 +39,8 @@ pub struct Config {
     pub format: Format,
     /// The column groups beyond the base columns (`--dst`, `--time iso`).
     pub groups: Groups,
+    /// `--dst-top`: the busiest destinations `--format prom` writes (0: none, and for CSV/JSON).
+    pub dst_top: usize,
     /// `--forecast`: the window (samples or a span).
     pub forecast: Option<Window>,
     /// `--alert`, checked against the columns of `groups`.
@@ -57,7 +59,7 @@ pub fn run(config: &Config) -> Result<()> {
     let (mut writer, mut clock, tty): (Box<dyn TimelineWriter>, _, _) =
         match (&config.format, &config.target) {
             (output::Format::Prom, Target::File(path)) => (
-                Box::new(output::prom::PromWriter::new(path)),
+                Box::new(output::prom::PromWriter::new(path, config.dst_top)),
                 SystemClock::start(None)?,
                 false,
             ),
@@ -144,7 +146,9 @@ fn sample_loop<D: Dump>(
     clock: &mut dyn Clock,
     reporter: &Reporter,
 ) -> Result<Ending> {
-    let mut extras = Extras::for_groups(config.groups).with_forecast(config.forecast);
+    let mut extras = Extras::for_groups(config.groups)
+        .with_dst_top(config.dst_top)
+        .with_forecast(config.forecast);
     let mut alerts = Alerts::new(config.alerts.clone());
     let schedule = Schedule {
         interval: Some(config.interval),

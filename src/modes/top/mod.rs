@@ -104,11 +104,12 @@ pub fn run_with<D: Dump>(
         count: None,
         duration: None,
     };
+    let mut folds = report::Folds::new(live);
     rounds::run(&schedule, clock, reporter, view.tty, |clock| {
         let epoch_ms = clock.epoch_ms();
         let netns = view.netns.clone();
         let mut report = rounds::take(sampler, reporter, |s| {
-            build(s, epoch_ms, config.rows, config.sort, netns, live)
+            build(s, &mut folds, epoch_ms, config.rows, config.sort, netns)
         })?;
         report.conntrack = conntrack
             .as_mut()

@@ -122,6 +122,7 @@ pub(crate) mod tests {
             dst: None,
             ct: None,
             forecast: None,
+            owners: None,
             detail: Default::default(),
         }
     }

@@ -1,7 +1,8 @@
 //! `--format prom -o FILE`: the metrics of each sample (the names `serve` uses) for
 //! node_exporter's textfile collector. The file is rewritten whole each sample, atomically: a
 //! temporary file in the same directory, written, fsynced, then renamed over FILE, so the
-//! collector never reads half a file.
+//! collector never reads half a file. Destinations as `serve` exports them: the `--dst-top` busiest
+//! (listed by the engine in the sample's detail) and the one with the fewest free ports.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -17,10 +18,12 @@ pub struct PromWriter {
     tmp: PathBuf,
     /// conntrack drops over the run.
     ct_drops: Option<u64>,
+    /// `--dst-top`: 0 writes no destination series, as `serve --dst-top 0`.
+    dst_top: usize,
 }
 
 impl PromWriter {
-    pub fn new(path: &Path) -> Self {
+    pub fn new(path: &Path, dst_top: usize) -> Self {
         let name = path.file_name().map_or_else(
             || "conntrend.prom".into(),
             |n| n.to_string_lossy().into_owned(),
@@ -31,6 +34,7 @@ impl PromWriter {
             path: path.to_path_buf(),
             tmp,
             ct_drops: None,
+            dst_top,
         }
     }
 
@@ -57,22 +61,12 @@ impl TimelineWriter for PromWriter {
         if let Some(d) = s.ct.and_then(|c| c.drops) {
             self.ct_drops = Some(self.ct_drops.unwrap_or(0) + d);
         }
-        let worst: Vec<_> = s
-            .dst
-            .and_then(|d| {
-                Some(crate::fold::dst::DstUse {
-                    dst: d.worst_dst?,
-                    used: d.worst_dst_used?,
-                    free: d.worst_dst_free?,
-                })
-            })
-            .into_iter()
-            .collect();
         let text = metrics::text_format(&metrics::render(
             s,
             &Extra {
-                destinations: &worst,
-                min_dst_free: s.dst.and_then(|d| d.min_free),
+                destinations: &s.detail.destinations
+                    [..self.dst_top.min(s.detail.destinations.len())],
+                min_free: Extra::min_free_of(s).filter(|_| self.dst_top > 0),
                 ct_drops_total: self.ct_drops,
                 ..Extra::default()
             },
@@ -94,7 +88,7 @@ mod tests {
     fn each_sample_replaces_the_file_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("conntrend.prom");
-        let mut w = PromWriter::new(&path);
+        let mut w = PromWriter::new(&path, 5);
         let mut s = crate::report::output::tests::sample(Some(18), Some(46));
         w.sample(&s).unwrap();
         assert!(
@@ -113,5 +107,73 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, ["conntrend.prom"], "no temporary file left");
+    }
+
+    /// Samples with `n` destinations in rank order (as the engine lists them) and the `--dst`
+    /// fold's min-free destination; the file `PromWriter` with `dst_top` writes of it.
+    fn written(n: u8, dst_top: usize) -> String {
+        use crate::fold::dst::{Dst, DstUse, WorstDst};
+        let dst = |i: u8| Dst::from((std::net::Ipv4Addr::new(10, 0, 1, i), 443));
+        let mut s = crate::report::output::tests::sample(Some(18), Some(46));
+        s.detail.destinations = (0..n)
+            .map(|i| DstUse {
+                dst: dst(50 - i),
+                used: 90 - u32::from(i) * 10,
+                free: 1000 + u32::from(i),
+                states: Default::default(),
+            })
+            .collect();
+        s.dst = Some(WorstDst {
+            min_free: Some(7),
+            min_free_dst: Some(dst(200)),
+            ..s.detail.destinations.first().copied().into()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conntrend.prom");
+        PromWriter::new(&path, dst_top).sample(&s).unwrap();
+        fs::read_to_string(&path).unwrap()
+    }
+
+    fn lines_of<'t>(text: &'t str, metric: &str) -> Vec<&'t str> {
+        text.lines()
+            .filter(|l| {
+                l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dst_top_writes_exactly_k_destinations_in_rank_order() {
+        let text = written(4, 4);
+        assert_eq!(
+            lines_of(&text, "conntrend_destination_used_ports"),
+            [
+                "conntrend_destination_used_ports{dst=\"10.0.1.50:443\"} 90",
+                "conntrend_destination_used_ports{dst=\"10.0.1.49:443\"} 80",
+                "conntrend_destination_used_ports{dst=\"10.0.1.48:443\"} 70",
+                "conntrend_destination_used_ports{dst=\"10.0.1.47:443\"} 60",
+            ]
+        );
+        assert_eq!(
+            lines_of(&text, "conntrend_destination_min_free_ports"),
+            ["conntrend_destination_min_free_ports{dst=\"10.0.1.200:443\"} 7"]
+        );
+        // Never more than K, even from a longer list.
+        assert_eq!(
+            lines_of(&written(4, 2), "conntrend_destination_used_ports"),
+            [
+                "conntrend_destination_used_ports{dst=\"10.0.1.50:443\"} 90",
+                "conntrend_destination_used_ports{dst=\"10.0.1.49:443\"} 80",
+            ]
+        );
+        // Fewer destinations than K: those there are.
+        assert_eq!(
+            lines_of(&written(1, 5), "conntrend_destination_used_ports").len(),
+            1
+        );
+        // 0, as serve --dst-top 0: no destination series at all.
+        let none = written(4, 0);
+        assert!(!none.contains("conntrend_destination"), "{none}");
+        assert!(none.contains("\nconntrend_pool_used_ports 156\n"), "{none}");
     }
 }

@@ -9,6 +9,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::fold::dst::Dst;
 pub use crate::fold::groups::{Group, Groups};
+use crate::fold::owners::ProcName;
 
 mod tables;
 
@@ -24,6 +25,14 @@ pub enum Value {
     Dst(Dst),
     /// Milliseconds since the Unix epoch, written as ISO-8601 UTC (`2026-11-25T03:04:05.123Z`).
     Iso(u64),
+    /// A process, `comm[pid]`.
+    Proc(ProcName),
+}
+
+impl From<ProcName> for Value {
+    fn from(v: ProcName) -> Value {
+        Value::Proc(v)
+    }
 }
 
 impl From<u64> for Value {
@@ -57,6 +66,7 @@ impl fmt::Display for Value {
             Value::U64(v) => write!(f, "{v}"),
             Value::Dst(d) => write!(f, "{d}"),
             Value::Iso(ms) => crate::util::time::write(f, *ms),
+            Value::Proc(p) => write!(f, "{p}"),
         }
     }
 }
@@ -66,7 +76,7 @@ impl Serialize for Value {
         match self {
             Value::Null => s.serialize_none(),
             Value::U64(v) => s.serialize_u64(*v),
-            Value::Dst(_) | Value::Iso(_) => s.collect_str(self),
+            Value::Dst(_) | Value::Iso(_) | Value::Proc(_) => s.collect_str(self),
         }
     }
 }

@@ -133,6 +133,36 @@ pub static COLUMNS: &[Field<Sample>] = &[
         meaning: "the same for worst_dst_free",
         get: |s| s.forecast.and_then(|f| f.dst_exhaust_in_sec).into(),
     },
+    Field {
+        name: "owner",
+        group: Group::Owners,
+        meaning: "the process holding the most pool ports, now and last known (comm[pid])",
+        get: |s| s.owners.and_then(|o| o.owner).into(),
+    },
+    Field {
+        name: "owner_ports",
+        group: Group::Owners,
+        meaning: "its pool ports: its sockets' now, and its closed ones' last known",
+        get: |s| s.owners.and_then(|o| o.owner_ports).into(),
+    },
+    Field {
+        name: "owner_last_known",
+        group: Group::Owners,
+        meaning: "of those, ports of ownerless sockets (TIME_WAIT...) it was seen owning",
+        get: |s| s.owners.and_then(|o| o.owner_last_known).into(),
+    },
+    Field {
+        name: "unattributed_ports",
+        group: Group::Owners,
+        meaning: "pool ports held only by ownerless sockets no owner is remembered for",
+        get: |s| s.owners.map(|o| o.unattributed_ports).into(),
+    },
+    Field {
+        name: "likely",
+        group: Group::Owners,
+        meaning: "who holds or lately held connections where most unattributed ones go",
+        get: |s| s.owners.and_then(|o| o.likely).into(),
+    },
 ];
 
 /// Every summary field, in output order.

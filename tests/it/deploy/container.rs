@@ -446,7 +446,7 @@ fn the_readme_s_top_line_sees_other_users_processes_with_its_capabilities() {
         let seen = r
             .stdout()
             .lines()
-            .any(|l| l.contains(" sleep ") && l.contains("10002"));
+            .any(|l| l.contains(" sleep 30 ") && l.contains("10002"));
         assert!(
             seen && !r.stdout().contains("(not visible)"),
             "{}",
@@ -455,7 +455,7 @@ fn the_readme_s_top_line_sees_other_users_processes_with_its_capabilities() {
         let r = run(without);
         r.expect_code(0);
         assert!(
-            r.stdout().contains("(not visible)") && !r.stdout().contains(" sleep "),
+            r.stdout().contains("(not visible)") && !r.stdout().contains("sleep 30"),
             "{}",
             r.describe()
         );

@@ -207,11 +207,17 @@ fn serve_alert_gauge_is_1_while_the_condition_holds() {
         // Scrape from ports above the default range: the exporter's own sockets hold no pool
         // port (its listener, 9959, is below the range's 32768).
         let m = serve.scrape_from(61000);
-        assert_eq!(get(&m, "conntrend_pool_used_ports{protocol=\"tcp\"}"), 0.0);
+        assert_eq!(
+            get(&m, "conntrend_pool_protocol_used_ports{protocol=\"tcp\"}"),
+            0.0
+        );
         assert_eq!((get(&m, holds), get(&m, never)), (0.0, 0.0));
         let held = TcpListener::bind("127.0.0.1:40000").unwrap();
         let m = serve.scrape_from(61001);
-        assert_eq!(get(&m, "conntrend_pool_used_ports{protocol=\"tcp\"}"), 1.0);
+        assert_eq!(
+            get(&m, "conntrend_pool_protocol_used_ports{protocol=\"tcp\"}"),
+            1.0
+        );
         assert_eq!((get(&m, holds), get(&m, never)), (1.0, 0.0));
         drop(held);
         let m = serve.scrape_from(61002);

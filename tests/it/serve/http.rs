@@ -441,25 +441,3 @@ fn serve_only_http_1_0_and_1_1_are_served() {
         }
     });
 }
-
-/// Issue 17: the server says on stderr where it listens, once it can answer: with port 0, the
-/// port the kernel chose.
-#[test]
-fn serve_says_where_it_listens() {
-    with_netns(|ns| {
-        let chosen = Serve::start_on(ns, 0, &[]);
-        let said = chosen.listening().expect("a listening line");
-        assert_ne!(chosen.addr.port(), 0, "{said}");
-        assert!(said.starts_with("127.0.0.1:"), "{said}");
-        assert_eq!(chosen.get("/").status, 200);
-        let listed = ns.stdout(&["ss", "-tlnH"]);
-        assert!(listed.contains(&said), "{said} not in\n{listed}");
-        let default = Serve::start(ns, &[]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while default.listening().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(default.listening().as_deref(), Some("127.0.0.1:9959"));
-        assert_eq!(default.stderr(), "", "nothing else");
-    });
-}

@@ -117,7 +117,7 @@ fn prometheus_scrapes_serve_and_its_api_shows_the_test_s_sockets() {
         let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
         // Bounded: the first scrape is due a second after Prometheus starts.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let tcp_used = "conntrend_pool_used_ports{protocol=\"tcp\"}";
+        let tcp_used = "conntrend_pool_protocol_used_ports{protocol=\"tcp\"}";
         let got = loop {
             let got = query(tcp_used);
             if !got.is_empty() {
@@ -139,6 +139,7 @@ fn prometheus_scrapes_serve_and_its_api_shows_the_test_s_sockets() {
         assert_eq!(query("up{job=\"conntrend\"}").get("up"), Some(&1.0));
         for family in [
             "conntrend_pool_used_ports",
+            "conntrend_pool_protocol_used_ports",
             "conntrend_pool_free_ports",
             "conntrend_pool_ports",
             "conntrend_tcp_sockets",

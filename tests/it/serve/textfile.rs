@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::values::{expected, pool_and_mix, sampled};
-use super::{Serve, get, metrics, promtool};
+use super::{Metrics, Serve, get, metrics, promtool};
 use crate::netns::mix::Mix;
 use crate::netns::{Pool, with_netns};
 use crate::util::{conntrend, run};
@@ -48,12 +48,13 @@ fn textfile_is_replaced_atomically_with_exact_values() {
         r.expect_code(0);
         assert_eq!(r.stdout(), "", "{}", r.describe());
         let last = std::fs::read_to_string(&path).unwrap();
-        // Series within a family come in no fixed order: compare what each read says.
+        // The sockets do not change, and series come in a fixed order: every read is the
+        // stale file or, byte for byte, the last one.
         let whole = metrics(&last);
         for (_, text) in &seen {
             assert!(
-                text == "stale\n" || (text.ends_with('\n') && metrics(text) == whole),
-                "a partial read:\n{text}"
+                text == "stale\n" || *text == last,
+                "a partial read, or the series in another order:\n{text}\nlast:\n{last}"
             );
         }
         // A file is never changed in place: one text per inode as long as it is FILE (a freed
@@ -78,8 +79,9 @@ fn textfile_is_replaced_atomically_with_exact_values() {
         assert_eq!(names, ["conntrend.prom"], "no temporary file left");
         let (code, said) = promtool(&last);
         assert_eq!((code, said.as_str()), (Some(0), ""), "promtool on\n{last}");
-        // The textfile exports the busiest destination only, and no exporter counters.
-        assert_eq!(sampled(&whole), expected(&mix.socks, &pool, 1), "{last}");
+        // The textfile exports the 5 busiest destinations (--dst-top's default, as serve's),
+        // and no exporter counters.
+        assert_eq!(sampled(&whole), expected(&mix.socks, &pool, 5), "{last}");
         assert!(!last.contains("conntrend_samples"), "{last}");
         // Prometheus text needs a file: to standard output it is refused.
         let mut cmd = conntrend();
@@ -91,10 +93,11 @@ fn textfile_is_replaced_atomically_with_exact_values() {
 }
 
 /// `conntrend_destination_min_free_ports` is "the minimum free toward any destination" (issue
-/// 12) in `serve`, and the textfile has "the same metric names". Here the busiest destination
-/// is not the one with the fewest free ports: A (127.0.0.1:45000) has 3 clients whose ports are
-/// also explicit binds (listeners), so they cost A nothing more; B (127.0.0.1:45001) has 2
-/// clients on unbound ports. Free toward A: 990 - 3 = 987; toward B: 990 - 3 - 2 = 985.
+/// 12) in `serve`, and the textfile has "the same metric names"; its `dst` label names that
+/// destination (issue 19). Here the busiest destination is not the one with the fewest free
+/// ports: A (127.0.0.1:45000) has 3 clients whose ports are also explicit binds (listeners), so
+/// they cost A nothing more; B (127.0.0.1:45001) has 2 clients on unbound ports. Free toward A:
+/// 990 - 3 = 987; toward B: 990 - 3 - 2 = 985.
 #[test]
 fn textfile_min_free_is_the_fewest_toward_any_destination_as_in_serve() {
     with_netns(|ns| {
@@ -113,14 +116,23 @@ fn textfile_min_free_is_the_fewest_toward_any_destination_as_in_serve() {
         let want = expected(&mix.socks, &pool, 1);
         let a = "conntrend_destination_used_ports{dst=\"127.0.0.1:45000\"}";
         assert_eq!(want.get(a), Some(&3.0), "the calculator");
-        let min = "conntrend_destination_min_free_ports";
+        let min = "conntrend_destination_min_free_ports{dst=\"127.0.0.1:45001\"}";
         assert_eq!(want.get(min), Some(&985.0), "the calculator");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("conntrend.prom");
         let mut cmd = conntrend();
-        cmd.args(["--format", "prom", "-c", "1", "--dst", "-o"])
-            .arg(&path);
+        cmd.args([
+            "--format",
+            "prom",
+            "-c",
+            "1",
+            "--dst",
+            "--dst-top",
+            "1",
+            "-o",
+        ])
+        .arg(&path);
         run(cmd).expect_code(0);
         let file = metrics(&std::fs::read_to_string(&path).unwrap());
 
@@ -138,4 +150,85 @@ fn textfile_min_free_is_the_fewest_toward_any_destination_as_in_serve() {
         );
         assert_eq!(sampled(&file), want);
     });
+}
+
+/// `--format prom --dst --dst-top 2` (issue 19): the two busiest of three destinations, in rank
+/// order with their exact used ports, and the min-free series naming the third, which is none
+/// of them. A (127.0.0.1:45000) has 4 clients and B (:45001) 3, all on ports that are also
+/// explicit binds (listeners); C (:45002) has 2 clients on unbound ports. 7 ports are bound, so
+/// free toward A and B is 990 - 7 = 983, toward C 990 - 7 - 2 = 981. `serve --dst-top 2` says
+/// the same.
+#[test]
+fn textfile_dst_top_writes_the_k_busiest_and_names_the_min_free_destination() {
+    with_netns(|ns| {
+        let pool = Pool::new(40000, 40999, "40010-40019");
+        pool.apply(ns);
+        let mut mix = Mix::new(ns);
+        mix.listen(false, 45000)
+            .listen(false, 45001)
+            .listen(false, 45002);
+        let (a, b, c) = (40100..40104, 40200..40203, 40300..40302);
+        for cport in a.clone() {
+            mix.estab(false, cport, 45000);
+        }
+        for cport in b.clone() {
+            mix.estab(false, cport, 45001);
+        }
+        for cport in c {
+            mix.estab(false, cport, 45002);
+        }
+        for port in a.chain(b) {
+            mix.listen(false, port);
+        }
+        mix.settle();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conntrend.prom");
+        let mut cmd = conntrend();
+        cmd.args([
+            "--format",
+            "prom",
+            "-c",
+            "1",
+            "--dst",
+            "--dst-top",
+            "2",
+            "-o",
+        ])
+        .arg(&path);
+        run(cmd).expect_code(0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let destinations: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("conntrend_destination_"))
+            .collect();
+        assert_eq!(
+            destinations,
+            [
+                "conntrend_destination_used_ports{dst=\"127.0.0.1:45000\"} 4",
+                "conntrend_destination_used_ports{dst=\"127.0.0.1:45001\"} 3",
+                "conntrend_destination_min_free_ports{dst=\"127.0.0.1:45002\"} 981",
+            ],
+            "{text}"
+        );
+        let file = metrics(&text);
+        assert_eq!(sampled(&file), expected(&mix.socks, &pool, 2), "{text}");
+        let (code, said) = promtool(&text);
+        assert_eq!((code, said.as_str()), (Some(0), ""), "promtool on\n{text}");
+
+        let serve = Serve::start(ns, &["--dst-top", "2"]);
+        let scraped = serve.scrape_from(46000);
+        assert_eq!(
+            only_destinations(&scraped),
+            only_destinations(&file),
+            "serve --dst-top 2"
+        );
+    });
+}
+
+fn only_destinations(m: &Metrics) -> Metrics {
+    m.iter()
+        .filter(|(k, _)| k.starts_with("conntrend_destination_"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
 }

@@ -70,8 +70,8 @@ const STATES: [&str; 12] = [
     "bound_inactive",
 ];
 
-/// The series `socks` make under `pool`, busiest `dst_top` destinations only (as `serve`
-/// exports them; the textfile has the busiest one).
+/// The series `socks` make under `pool`, busiest `dst_top` destinations only (as `serve` and
+/// the textfile export them with `--dst-top`).
 pub fn expected(socks: &[Sock], pool: &Pool, dst_top: usize) -> Metrics {
     let in_pool = |p: Proto| -> BTreeSet<u16> {
         socks
@@ -92,12 +92,13 @@ pub fn expected(socks: &[Sock], pool: &Pool, dst_top: usize) -> Metrics {
     put("conntrend_pool_reserved_ports".into(), range - total);
     put("conntrend_pool_ports".into(), total);
     put("conntrend_pool_free_ports".into(), total - all);
-    for (p, n) in [
-        ("all", all),
-        ("tcp", tcp.len() as f64),
-        ("udp", udp.len() as f64),
-    ] {
-        put(format!("conntrend_pool_used_ports{{protocol=\"{p}\"}}"), n);
+    // The union alone, unlabelled; each protocol in its own family.
+    put("conntrend_pool_used_ports".into(), all);
+    for (p, n) in [("tcp", tcp.len() as f64), ("udp", udp.len() as f64)] {
+        put(
+            format!("conntrend_pool_protocol_used_ports{{protocol=\"{p}\"}}"),
+            n,
+        );
     }
     for state in STATES {
         let n = socks
@@ -133,6 +134,9 @@ pub fn expected(socks: &[Sock], pool: &Pool, dst_top: usize) -> Metrics {
             }
         }
     }
+    if dst_top == 0 {
+        return m;
+    }
     let mut ranked: Vec<(usize, String, f64)> = dsts
         .iter()
         .map(|(d, ports)| {
@@ -152,8 +156,22 @@ pub fn expected(socks: &[Sock], pool: &Pool, dst_top: usize) -> Metrics {
         used, distinct,
         "the mix must not tie destinations: {ranked:?}"
     );
-    if let Some(min) = ranked.iter().map(|r| r.2).reduce(f64::min) {
-        put("conntrend_destination_min_free_ports".into(), min);
+    // The fewest free ports, labelled with its destination; ties go to the busier, then the
+    // smaller destination ([::1] sorts before the IPv4-mapped 127.0.0.1, then by port).
+    let order = |r: &(usize, String, f64)| {
+        let port: u16 = r.1.rsplit(':').next().unwrap().parse().unwrap();
+        (
+            r.2 as u32,
+            std::cmp::Reverse(r.0),
+            !r.1.starts_with('['),
+            port,
+        )
+    };
+    if let Some((_, d, free)) = ranked.iter().min_by_key(|r| order(r)) {
+        put(
+            format!("conntrend_destination_min_free_ports{{dst=\"{d}\"}}"),
+            *free,
+        );
     }
     for (n, d, _) in ranked.into_iter().take(dst_top) {
         put(
@@ -217,9 +235,9 @@ fn serve_metrics_equal_what_the_sockets_make() {
         let want = expected(&socks, &pool, 2);
         for (k, v) in [
             ("conntrend_pool_ports", 990.0),
-            ("conntrend_pool_used_ports{protocol=\"tcp\"}", 11.0),
-            ("conntrend_pool_used_ports{protocol=\"udp\"}", 3.0),
-            ("conntrend_pool_used_ports{protocol=\"all\"}", 14.0),
+            ("conntrend_pool_protocol_used_ports{protocol=\"tcp\"}", 11.0),
+            ("conntrend_pool_protocol_used_ports{protocol=\"udp\"}", 3.0),
+            ("conntrend_pool_used_ports", 14.0),
             ("conntrend_pool_free_ports", 976.0),
             ("conntrend_tcp_sockets{state=\"listen\"}", 5.0),
             ("conntrend_tcp_sockets{state=\"established\"}", 22.0),
@@ -230,7 +248,10 @@ fn serve_metrics_equal_what_the_sockets_make() {
                 7.0,
             ),
             ("conntrend_destination_used_ports{dst=\"[::1]:45000\"}", 2.0),
-            ("conntrend_destination_min_free_ports", 982.0),
+            (
+                "conntrend_destination_min_free_ports{dst=\"127.0.0.1:45000\"}",
+                982.0,
+            ),
         ] {
             assert_eq!(want.get(k), Some(&v), "the calculator: {k}");
         }
@@ -340,6 +361,7 @@ fn serve_promtool_accepts_every_family() {
             "conntrend_sample_duration_seconds",
             "conntrend_scrape_errors_total",
             "conntrend_destination_min_free_ports",
+            "conntrend_pool_protocol_used_ports",
             "conntrend_exhaust_in_seconds",
         ] {
             assert!(
