@@ -43,9 +43,9 @@ pub struct NsArgs {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Where sockets are read: netlink (sock_diag), bpf (counted in the kernel by BPF iterators;
-    /// root or CAP_BPF+CAP_PERFMON; counts only: not with --dst, serve's --dst-top, top, conns,
-    /// states), proc (/proc/net), or auto: netlink, falling back to /proc/net once if netlink is
-    /// refused [default: auto]
+    /// root or CAP_BPF+CAP_PERFMON; counts only: not with --dst, --owners, serve's --dst-top,
+    /// top, conns, states), proc (/proc/net), or auto: netlink, falling back to /proc/net once if
+    /// netlink is refused [default: auto]
     #[arg(long, value_enum, value_name = "SOURCE")]
     pub source: Option<SourceArg>,
 

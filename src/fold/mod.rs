@@ -80,4 +80,7 @@ impl<V: Visit> Visit for &mut V {
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         (**self).visit(pool, protocol, record);
     }
+    fn needs_records(&self) -> bool {
+        (**self).needs_records()
+    }
 }

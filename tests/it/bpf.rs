@@ -181,7 +181,7 @@ fn more_bound_only_sockets_than_the_dedup_map_takes_are_dumped_instead() {
         let m = same(ns, &[], "9,000 bound-only sockets");
         assert_eq!(metric(&m, "conntrend_tcp_sockets{state=\"close\"}"), 9000);
         assert_eq!(
-            metric(&m, "conntrend_pool_used_ports{protocol=\"tcp\"}"),
+            metric(&m, "conntrend_pool_protocol_used_ports{protocol=\"tcp\"}"),
             9000
         );
         drop(held);
@@ -287,16 +287,18 @@ fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
             "{}",
             run.describe()
         );
-        let mut dst = conntrend();
-        dst.args(["-c", "1", "--dst", "--source", "bpf"]);
-        let run = ns.run(dst);
-        run.expect_code(1);
-        assert_eq!(run.stdout(), "", "{}", run.describe());
-        assert!(
-            run.stderr()
-                .starts_with("conntrend: --source bpf counts sockets in the kernel"),
-            "{}",
-            run.describe()
-        );
+        for flag in ["--dst", "--owners"] {
+            let mut cmd = conntrend();
+            cmd.args(["-c", "1", flag, "--source", "bpf"]);
+            let run = ns.run(cmd);
+            run.expect_code(1);
+            assert_eq!(run.stdout(), "", "{}", run.describe());
+            assert!(
+                run.stderr()
+                    .starts_with("conntrend: --source bpf counts sockets in the kernel"),
+                "{}",
+                run.describe()
+            );
+        }
     });
 }

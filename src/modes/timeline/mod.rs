@@ -20,7 +20,6 @@ use crate::diag::Protocols;
 use crate::engine::extras::Extras;
 use crate::engine::sampler::Sampler;
 use crate::fold::forecast::Window;
-use crate::fold::groups::Group;
 use crate::report::alert::Alert;
 use crate::report::output::{self, Format, RunInfo, TimelineWriter};
 use crate::report::reporter::Reporter;
@@ -101,8 +100,8 @@ pub fn run_with<D: Dump>(
     reporter: &Reporter,
 ) -> Result<Ending> {
     let cannot_write = || format!("cannot write to {}", config.target.describe());
-    // Decided before the header, which names it; --source bpf with --dst fails here.
-    let counted = sampler.counts_in_kernel(config.groups.contains(Group::Dst))?;
+    // Decided before the header, which names it; --source bpf with --dst or --owners fails here.
+    let counted = sampler.counts_in_kernel(Extras::need_records(config.groups))?;
     let pool = sampler.pool();
     let info = RunInfo {
         version: env!("CARGO_PKG_VERSION"),
