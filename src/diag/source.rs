@@ -155,7 +155,8 @@ fn count<'a>(
     let failed = |e: std::io::Error| DiagError::Bpf(format!("BPF iterator: {e}"));
     let mut walks = vec![];
     if protocols.tcp {
-        walks.extend([Walk::Tcp, Walk::Bound]);
+        walks.push(Walk::Tcp);
+        walks.extend(iter.lists_bound.then_some(Walk::Bound));
     }
     if protocols.udp {
         walks.push(Walk::Udp);

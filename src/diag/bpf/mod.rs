@@ -126,6 +126,9 @@ pub struct Iterators {
     tcp: OwnedFd,
     udp: OwnedFd,
     bound: OwnedFd,
+    /// Whether netlink lists bound-only sockets on this kernel (BOUND_INACTIVE, Linux 6.5+), so
+    /// that the counts include them exactly when netlink's do.
+    pub lists_bound: bool,
     generation: u32,
     counts: Counts,
     drain: Vec<u8>,
@@ -179,6 +182,7 @@ impl Iterators {
             tcp,
             udp,
             bound,
+            lists_bound: lists_bound(),
             generation: 0,
             counts: Counts {
                 value: Box::new([0; Layout::LEN]),
@@ -254,6 +258,19 @@ impl Iterators {
         }
         Ok(&mut self.counts)
     }
+}
+
+/// Linux 6.5 and later list bound-only TCP sockets through sock_diag (the BOUND_INACTIVE state);
+/// earlier ones do not, and neither do the counts then.
+fn lists_bound() -> bool {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 5)
 }
 
 /// One walk: reading an iterator to the end runs its program once per object (the programs
