@@ -16,12 +16,15 @@
 //! and with a narrow filter at `--conns-million` (1M) sockets (`conns.rs`), then `conntrend serve`:
 //! one scrape against one plain sample at `--serve-load` (100k) sockets, and the exporter's RSS
 //! over `--serve-scrapes` (10,000) scrapes at `--serve-rss-load` (1k) sockets (`serve.rs`).
+//! At `--source-load` (1M) sockets, `--source bpf` against `--source netlink` and `ss -tan`
+//! (`sources.rs`).
 //!
 //! Must run as root (it unshares a network namespace and writes that namespace's sysctls), or as
 //! a user under `unshare -rn`. The host namespace is never touched.
 //!
 //! `cargo bench --bench sample_cost -- [--loads 1k,10k,100k,500k|none] [--runs N] [--idle-secs N]
 //! [--idle-runs N] [--dst-load LOAD] [--procs N] [--conns-estab LOAD] [--conns-million LOAD]
+//! [--source-load LOAD]
 //! [--serve-load LOAD] [--serve-scrapes N] [--serve-rss-load LOAD] [--conntrend PATH]
 //! [--network-connections PATH]` (a load or scrape count of 0 skips its section; the last
 //! option for the `states` rows, also from $NETWORK_CONNECTIONS) (cargo builds the conntrend
@@ -58,6 +61,8 @@ mod report;
 mod serve;
 #[path = "sample_cost/serve_report.rs"]
 mod serve_report;
+#[path = "sample_cost/sources.rs"]
+mod sources;
 #[path = "sample_cost/states.rs"]
 mod states;
 
@@ -152,7 +157,7 @@ fn bench(o: &Options) -> io::Result<()> {
         .loads
         .iter()
         .copied()
-        .chain([o.conns_million, o.ct_load])
+        .chain([o.conns_million, o.source_load, o.ct_load])
         .max()
         .unwrap_or(0) as u64;
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
@@ -183,6 +188,12 @@ fn bench(o: &Options) -> io::Result<()> {
             conns.push(c);
         }
     }
+    let sources = (o.source_load > 0)
+        .then(|| {
+            let (runs, bin) = (o.runs, &o.conntrend);
+            sources::measure(o.source_load, runs, bin, &me, (threads, fds), quiet)
+        })
+        .transpose()?;
     let ct_show = (o.ct_entries > 0)
         .then(|| conntrack::measure_show(o, &me, quiet))
         .transpose()?;
@@ -227,6 +238,9 @@ fn bench(o: &Options) -> io::Result<()> {
     }
     if !conns.is_empty() {
         println!("\n{}", conns_report::report(&conns));
+    }
+    if let Some(s) = &sources {
+        println!("\n{}", s.report());
     }
     if ct_show.is_some() || ct_columns.is_some() {
         println!(

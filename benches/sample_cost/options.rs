@@ -15,6 +15,8 @@ pub struct Options {
     /// (0: left out).
     pub conns_estab: usize,
     pub conns_million: usize,
+    /// The load of the `--source` rows (issue 22; 0: left out).
+    pub source_load: usize,
     /// UDP entries for the `conntrack show` rows, and the load for the `--conntrack` rows (0: none).
     pub ct_entries: usize,
     pub ct_load: usize,
@@ -43,6 +45,7 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         procs: 500,
         conns_estab: 100_000,
         conns_million: 1_000_000,
+        source_load: 1_000_000,
         ct_entries: 100_000,
         ct_load: 100_000,
         serve_load: 100_000,
@@ -82,6 +85,10 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
             "--conns-million" => {
                 o.conns_million = count(value()?)
                     .ok_or_else(|| bad("--conns-million takes a load like 1m (0 skips)"))?
+            }
+            "--source-load" => {
+                o.source_load = count(value()?)
+                    .ok_or_else(|| bad("--source-load takes a load like 1m (0 skips)"))?
             }
             "--ct-entries" => {
                 o.ct_entries = count(value()?)
@@ -125,6 +132,7 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         o.loads.len(),
         o.conns_estab,
         o.conns_million,
+        o.source_load,
         o.ct_entries,
         o.ct_load,
         o.serve_load,

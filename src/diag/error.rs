@@ -17,6 +17,8 @@ pub enum DiagError {
     /// A /proc/net file could not be read or has a line that cannot be understood (the message
     /// names the file and the line).
     Proc(String),
+    /// The BPF iterators could not be loaded or run (`--source bpf`); the message says why.
+    Bpf(String),
 }
 
 impl DiagError {
@@ -73,7 +75,7 @@ impl fmt::Display for DiagError {
                 "a netlink datagram of {len} bytes did not fit the {capacity}-byte receive buffer"
             ),
             DiagError::Malformed(what) => write!(f, "malformed netlink answer: {what}"),
-            DiagError::Proc(what) => write!(f, "{what}"),
+            DiagError::Proc(what) | DiagError::Bpf(what) => write!(f, "{what}"),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! sockets; that is the fold's job.
 
 pub mod attrs;
+pub mod bpf;
 pub mod bytecode;
 pub mod ctnetlink;
 mod error;
@@ -46,6 +47,21 @@ pub trait Dump {
     /// sandbox → /proc/net); true when the sample should be taken again that way.
     fn fall_back(&mut self, _err: &DiagError) -> bool {
         false
+    }
+
+    /// Whether the next sample is counted in the kernel ([`Dump::counts`]) instead of dumped,
+    /// for a run that `needs_records` (each socket shown to a visitor) or not, and what `-v`
+    /// should say about that choice, once. Sources that cannot count: never.
+    fn counting(&mut self, _needs_records: bool) -> Result<(bool, Option<String>), DiagError> {
+        Ok((false, None))
+    }
+
+    /// Every socket of `protocols` counted in the kernel ([`bpf`]), and whether the socket table
+    /// changed during the part that still dumps.
+    fn counts(&mut self, _protocols: Protocols) -> Result<(&bpf::Counts, bool), DiagError> {
+        Err(DiagError::Bpf(
+            "this source cannot count in the kernel".into(),
+        ))
     }
 }
 

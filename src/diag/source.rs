@@ -1,18 +1,27 @@
-//! Where a run's sockets come from (`--source`): the kernel's sock_diag netlink interface, the
-//! /proc/net text tables, or netlink with a fall-back to /proc when a sandbox refuses netlink
-//! (some seccomp profiles, gVisor-like runtimes, locked-down containers).
+//! Where a run's sockets come from (`--source`): the kernel's sock_diag netlink interface, counts
+//! made in the kernel by BPF iterators, the /proc/net text tables, or (auto) netlink with a
+//! fall-back to /proc when a sandbox refuses netlink (some seccomp profiles, gVisor-like
+//! runtimes, locked-down containers).
 
 use std::path::PathBuf;
 
-use super::{DiagError, DiagSocket, Dump, DumpEnd, Family, ProcNet, Protocol, Query, Record};
+use super::bpf::{Counts, Iterators, Walk};
+use super::{
+    DiagError, DiagSocket, Dump, DumpEnd, Family, ProcNet, Protocol, Protocols, Query, Record,
+    tcp_state,
+};
 
 /// What `--source` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceChoice {
-    /// Netlink, falling back to /proc/net once when netlink is refused.
+    /// Netlink, falling back to /proc/net once when netlink is refused (BPF counts too, once
+    /// they pay: see `AUTO_COUNTS`).
     Auto,
     /// Netlink only: a refusal is an error.
     Netlink,
+    /// BPF counts (plus a netlink dump of the bound-only TCP sockets): failing to load them, or
+    /// a run that needs each socket's record, is an error.
+    Bpf,
     /// The /proc/net tables under this proc root (`/proc`, or a saved tree: `--proc-root`).
     Proc(PathBuf),
 }
@@ -22,30 +31,73 @@ pub const LIVE_PROC: &str = "/proc/thread-self";
 
 /// An open source of socket dumps.
 pub enum Source {
-    Netlink { socket: DiagSocket, fall_back: bool },
+    Netlink {
+        socket: DiagSocket,
+        fall_back: bool,
+        counting: Counting,
+    },
     Proc(ProcNet),
 }
+
+/// Whether a netlink source counts in the kernel instead of dumping.
+pub enum Counting {
+    /// `--source netlink`: never.
+    Off,
+    /// `--source auto`: not tried yet (loaded at the first sample that needs only counts, so a
+    /// run that needs records or has no privilege pays nothing more than one refused call).
+    Untried,
+    /// Loaded; `forced` for `--source bpf`. `bound` dumps the BOUND_INACTIVE sockets.
+    Ready {
+        iter: Box<Iterators>,
+        bound: Box<DiagSocket>,
+        forced: bool,
+        /// `-v` was told.
+        said: bool,
+    },
+    /// `--source auto` could not load them (why): netlink for the whole run.
+    Unavailable,
+}
+
+/// Whether `--source auto` tries the BPF iterators. Not yet: measured at 1M sockets on a 2-core
+/// VM (BENCHMARKS.md, "Counting in the kernel"), the kernel's `iter/tcp` walk costs more per
+/// socket than netlink's own walk, so counting saves only the formatting (bpf 0.85x netlink's
+/// wall time with its smaller walks on a second core, 1.2x its CPU, plus ~10 ms of loading per
+/// run): auto stays netlink and BPF is `--source bpf` only. The rest of auto's path (load at the first sample
+/// that needs only counts, say why on `-v`) is kept for when it pays.
+const AUTO_COUNTS: bool = false;
+
+/// How `-v` says BPF counting started, and why auto did not use it.
+const COUNTING: &str = "source: bpf (TCP and UDP sockets counted in the kernel by BPF \
+                        iterators, bound-only TCP sockets through the open files that hold them)";
+
+const NEEDS_RECORDS: &str = "source: netlink (--source auto: this run looks at each socket's \
+                             record, which the BPF counts do not give)";
 
 impl Source {
     /// Opens what `choice` names. With `Auto`, a netlink socket that cannot be opened means
     /// /proc from the start; the reason comes back so the caller can say so once.
     pub fn open(choice: &SourceChoice) -> Result<(Source, Option<String>), DiagError> {
+        let netlink = |socket, fall_back, counting| Source::Netlink {
+            socket,
+            fall_back,
+            counting,
+        };
         match choice {
-            SourceChoice::Netlink => Ok((
-                Source::Netlink {
-                    socket: DiagSocket::open()?,
-                    fall_back: false,
-                },
-                None,
-            )),
+            SourceChoice::Netlink => Ok((netlink(DiagSocket::open()?, false, Counting::Off), None)),
+            SourceChoice::Bpf => {
+                let socket = DiagSocket::open()?;
+                let counting = Counting::load(true)
+                    .map_err(|why| DiagError::Bpf(format!("--source bpf: {why}")))?;
+                Ok((netlink(socket, false, counting), None))
+            }
             SourceChoice::Auto => match DiagSocket::open() {
-                Ok(socket) => Ok((
-                    Source::Netlink {
-                        socket,
-                        fall_back: true,
-                    },
-                    None,
-                )),
+                Ok(socket) => {
+                    let counting = match AUTO_COUNTS {
+                        true => Counting::Untried,
+                        false => Counting::Off,
+                    };
+                    Ok((netlink(socket, true, counting), None))
+                }
                 Err(e) => {
                     let proc = ProcNet::new(LIVE_PROC.as_ref());
                     proc.check()?;
@@ -66,10 +118,68 @@ impl Source {
     /// How messages name the source in use.
     pub fn name(&self) -> &'static str {
         match self {
+            Source::Netlink {
+                counting: Counting::Ready { .. },
+                ..
+            } => "bpf",
             Source::Netlink { .. } => "netlink",
             Source::Proc(_) => "proc",
         }
     }
+}
+
+impl Counting {
+    fn load(forced: bool) -> Result<Counting, String> {
+        let iter = Iterators::open().map_err(|e| e.to_string())?;
+        let mut bound = DiagSocket::open().map_err(|e| e.to_string())?;
+        bound.set_query(&Query {
+            states: 1 << tcp_state::BOUND_INACTIVE,
+            ..Query::default()
+        });
+        Ok(Counting::Ready {
+            iter: Box::new(iter),
+            bound: Box::new(bound),
+            forced,
+            said: false,
+        })
+    }
+}
+
+/// One walk of each protocol asked for and of the bound-only TCP sockets; should those be too
+/// many for the dedup map, the walks again without them and a netlink dump of that state.
+fn count<'a>(
+    iter: &'a mut Iterators,
+    bound: &mut DiagSocket,
+    protocols: Protocols,
+) -> Result<(&'a Counts, bool), DiagError> {
+    let failed = |e: std::io::Error| DiagError::Bpf(format!("BPF iterator: {e}"));
+    let mut walks = vec![];
+    if protocols.tcp {
+        walks.push(Walk::Tcp);
+        walks.extend(iter.lists_bound.then_some(Walk::Bound));
+    }
+    if protocols.udp {
+        walks.push(Walk::Udp);
+    }
+    let mut by_files = true;
+    loop {
+        iter.zero().map_err(failed)?;
+        if !by_files {
+            walks.retain(|&w| w != Walk::Bound);
+        }
+        iter.walk(&walks).map_err(failed)?;
+        if !by_files || !iter.read().map_err(failed)?.bound_overflowed() {
+            break;
+        }
+        by_files = false;
+    }
+    let counts = iter.read().map_err(failed)?;
+    let mut interrupted = false;
+    if protocols.tcp && !by_files {
+        let add = |r: Record<'_>| counts.add_tcp(&r);
+        interrupted = bound.dump(Family::Both, Protocol::Tcp, add)?.interrupted;
+    }
+    Ok((counts, interrupted))
 }
 
 impl Dump for Source {
@@ -86,8 +196,15 @@ impl Dump for Source {
     }
 
     fn set_query(&mut self, query: &Query) {
-        if let Source::Netlink { socket, .. } = self {
+        if let Source::Netlink {
+            socket, counting, ..
+        } = self
+        {
             socket.set_query(query);
+            // A narrower query is a mode that looks at records: never counts.
+            if *query != Query::default() && matches!(counting, Counting::Untried) {
+                *counting = Counting::Unavailable;
+            }
         }
     }
 
@@ -100,6 +217,56 @@ impl Dump for Source {
                 true
             }
             _ => false,
+        }
+    }
+
+    fn counting(&mut self, needs_records: bool) -> Result<(bool, Option<String>), DiagError> {
+        let Source::Netlink { counting, .. } = self else {
+            return Ok((false, None));
+        };
+        match counting {
+            Counting::Ready { forced: true, .. } if needs_records => Err(DiagError::Bpf(
+                "--source bpf counts sockets in the kernel: it cannot give the per-socket \
+                 records this run needs (--dst, --owners, serve's --dst-top, top, conns, \
+                 states); use --source netlink or auto"
+                    .into(),
+            )),
+            Counting::Ready { said, forced, .. } => {
+                let note = (!*said).then(|| match forced {
+                    true => format!("{COUNTING}: --source bpf"),
+                    false => format!("{COUNTING}: --source auto, and this run needs only counts"),
+                });
+                *said = true;
+                Ok((!needs_records, note))
+            }
+            Counting::Untried if needs_records => {
+                *counting = Counting::Unavailable;
+                Ok((false, Some(NEEDS_RECORDS.to_string())))
+            }
+            Counting::Untried => match Counting::load(false) {
+                Ok(ready) => {
+                    *counting = ready;
+                    self.counting(needs_records)
+                }
+                Err(why) => {
+                    *counting = Counting::Unavailable;
+                    let note = format!(
+                        "source: netlink (--source auto could not load the BPF iterators: {why})"
+                    );
+                    Ok((false, Some(note)))
+                }
+            },
+            Counting::Off | Counting::Unavailable => Ok((false, None)),
+        }
+    }
+
+    fn counts(&mut self, protocols: Protocols) -> Result<(&Counts, bool), DiagError> {
+        match self {
+            Source::Netlink {
+                counting: Counting::Ready { iter, bound, .. },
+                ..
+            } => count(iter, bound, protocols),
+            _ => Err(DiagError::Bpf("no BPF iterators loaded".into())),
         }
     }
 }

@@ -85,6 +85,12 @@ impl CtFold {
 
 impl Extras {
     /// The folds the groups of a run need.
+    /// Whether the extras of `groups` look at each socket's record (`--dst`, `--owners`), which
+    /// counts made in the kernel (`--source bpf`) do not give.
+    pub fn need_records(groups: Groups) -> bool {
+        groups.contains(Group::Dst) || groups.contains(Group::Owners)
+    }
+
     pub fn for_groups(groups: Groups) -> Extras {
         Extras {
             dst: groups.contains(Group::Dst).then(DstTally::default),
@@ -146,5 +152,11 @@ impl Visit for Extras {
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         self.dst.visit(pool, protocol, record);
         self.owners.visit(pool, protocol, record);
+    }
+
+    /// `--dst` and `--owners` look at records; the conntrack probe and the forecast work on the
+    /// row.
+    fn needs_records(&self) -> bool {
+        self.dst.needs_records() || self.owners.needs_records()
     }
 }

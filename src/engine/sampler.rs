@@ -28,6 +28,8 @@ pub enum Event {
     FellBack(String),
     /// Sockets folded into the sample.
     Folded(u64),
+    /// Which source the samples come from and why, when that is not plain netlink.
+    Source(String),
 }
 
 /// Samples through a dump source: the kernel by default, recorded bytes in tests.
@@ -62,8 +64,10 @@ impl Sampler<Source> {
         protocols: Protocols,
         needs_pool: bool,
     ) -> Result<Self> {
-        let (source, fell_back) = Source::open(choice).map_err(|e| match choice {
-            SourceChoice::Proc(_) => anyhow::anyhow!("{e}"),
+        let (source, fell_back) = Source::open(choice).map_err(|e| match (choice, &e) {
+            (SourceChoice::Proc(_), _) | (_, crate::diag::DiagError::Bpf(_)) => {
+                anyhow::anyhow!("{e}")
+            }
             _ => anyhow::Error::new(e).context("cannot open a NETLINK_SOCK_DIAG socket"),
         })?;
         let reader = match proc_root {
@@ -125,6 +129,14 @@ impl<D: Dump> Sampler<D> {
         self.diag.set_query(query);
     }
 
+    /// Whether samples are counted in the kernel (`--source bpf`, or auto when the iterators
+    /// load) for a run whose visitors `needs_records` or not; decided at the first call.
+    pub fn counts_in_kernel(&mut self, needs_records: bool) -> Result<bool> {
+        let (counting, note) = self.diag.counting(needs_records)?;
+        self.events.extend(note.map(Event::Source));
+        Ok(counting)
+    }
+
     /// Takes one sample now, stamped `epoch_ms`, also showing every record to `extra` (which is
     /// reset before each attempt, like the sample's own counters).
     pub fn take(&mut self, epoch_ms: u64, extra: &mut impl Visit) -> Result<Sample> {
@@ -172,6 +184,14 @@ impl<D: Dump> Sampler<D> {
 
     /// Runs every dump asked for.
     fn dump_all(&mut self, extra: &mut impl Visit) -> Result<Dumped> {
+        if self.counts_in_kernel(extra.needs_records())? {
+            let (counts, interrupted) = self.diag.counts(self.protocols)?;
+            self.tally.add_counts(counts, self.protocols);
+            return Ok(match interrupted {
+                true => Dumped::Interrupted,
+                false => Dumped::Clean,
+            });
+        }
         let mut interrupted = false;
         for protocol in [Protocol::Tcp, Protocol::Udp] {
             if !self.protocols.has(protocol) {

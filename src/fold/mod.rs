@@ -21,6 +21,11 @@ pub trait Visit {
     fn reset(&mut self);
     /// One socket of `protocol`, with the pool this sample is counted against.
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>);
+    /// False when the visitor never looks at a record, so that a sample may be counted in the
+    /// kernel (`--source bpf`) instead of dumped socket by socket.
+    fn needs_records(&self) -> bool {
+        true
+    }
 }
 
 /// Nothing extra: the timeline's own path.
@@ -28,6 +33,9 @@ impl Visit for () {
     fn reset(&mut self) {}
     #[inline]
     fn visit(&mut self, _: &Pool, _: Protocol, _: &Record<'_>) {}
+    fn needs_records(&self) -> bool {
+        false
+    }
 }
 
 /// A visitor that is only there when asked for.
@@ -43,6 +51,9 @@ impl<V: Visit> Visit for Option<V> {
             v.visit(pool, protocol, record);
         }
     }
+    fn needs_records(&self) -> bool {
+        self.as_ref().is_some_and(V::needs_records)
+    }
 }
 
 /// Two visitors in the same pass.
@@ -56,6 +67,9 @@ impl<A: Visit, B: Visit> Visit for (A, B) {
         self.0.visit(pool, protocol, record);
         self.1.visit(pool, protocol, record);
     }
+    fn needs_records(&self) -> bool {
+        self.0.needs_records() || self.1.needs_records()
+    }
 }
 
 /// A visitor lent to one pass and kept by its owner for the next (memory across samples).
@@ -66,5 +80,8 @@ impl<V: Visit> Visit for &mut V {
     #[inline]
     fn visit(&mut self, pool: &Pool, protocol: Protocol, record: &Record<'_>) {
         (**self).visit(pool, protocol, record);
+    }
+    fn needs_records(&self) -> bool {
+        (**self).needs_records()
     }
 }

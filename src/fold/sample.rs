@@ -1,6 +1,7 @@
 //! The fold: socket records into plain counters ([`Tally`]), and counters plus the pool into the
 //! one line a sample prints ([`Sample`]). Pure: no I/O, no allocation per socket.
 
+use crate::diag::bpf::Counts;
 use crate::diag::{Protocol, Protocols, Record, tcp_state};
 use crate::fold::dst::{DstUse, WorstDst};
 use crate::fold::forecast::ForecastColumns;
@@ -46,6 +47,23 @@ impl Tally {
                 self.udp_sockets += 1;
                 self.udp_ports.insert(record.src_port());
             }
+        }
+    }
+
+    /// Takes the counts a kernel-side walk made of `protocols` (`--source bpf`): the same
+    /// counters as folding each of those sockets with [`Tally::add`].
+    pub fn add_counts(&mut self, counts: &Counts, protocols: Protocols) {
+        if protocols.tcp {
+            for (state, n) in self.tcp_states.iter_mut().enumerate() {
+                *n += counts.tcp_state(state);
+                self.sockets += u64::from(counts.tcp_state(state));
+            }
+            self.tcp_ports.insert_bitmap(counts.ports(Protocol::Tcp));
+        }
+        if protocols.udp {
+            self.udp_sockets += counts.udp_sockets();
+            self.sockets += u64::from(counts.udp_sockets());
+            self.udp_ports.insert_bitmap(counts.ports(Protocol::Udp));
         }
     }
 

@@ -42,6 +42,13 @@ impl PortSet {
         self.words[usize::from(port) / 64] & (1 << (port % 64)) != 0
     }
 
+    /// Every port whose bit is set in `bitmap` (bit `p % 8` of byte `p / 8`), added.
+    pub fn insert_bitmap(&mut self, bitmap: &[u8; 8192]) {
+        for (word, bytes) in self.words.iter_mut().zip(bitmap.chunks_exact(8)) {
+            *word |= u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        }
+    }
+
     pub fn insert_range(&mut self, lo: u16, hi: u16) {
         for p in lo..=hi {
             self.insert(p);

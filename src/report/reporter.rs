@@ -49,6 +49,7 @@ impl Reporter {
             )),
             Event::FellBack(why) => self.warn(why),
             Event::Folded(n) => self.detail(&format!("folded {n} sockets")),
+            Event::Source(why) => self.detail(why),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod alloc;
 mod architecture;
+mod bpf;
 mod cli;
 mod columns;
 mod conns;

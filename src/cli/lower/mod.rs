@@ -200,7 +200,7 @@ pub fn alerts(exprs: &[String], groups: Groups) -> Result<Vec<Alert>, String> {
 /// `--source` and `--proc-root` together.
 fn sources(args: SourceArgs) -> Result<Sources, String> {
     let choice = match (args.source, &args.proc_root) {
-        (Some(SourceArg::Netlink | SourceArg::Auto), Some(_)) => {
+        (Some(SourceArg::Netlink | SourceArg::Auto | SourceArg::Bpf), Some(_)) => {
             return Err(
                 "--proc-root reads a saved /proc tree: it goes with --source proc only".into(),
             );
@@ -208,6 +208,7 @@ fn sources(args: SourceArgs) -> Result<Sources, String> {
         (_, Some(root)) => SourceChoice::Proc(root.clone()),
         (None | Some(SourceArg::Auto), None) => SourceChoice::Auto,
         (Some(SourceArg::Netlink), None) => SourceChoice::Netlink,
+        (Some(SourceArg::Bpf), None) => SourceChoice::Bpf,
         (Some(SourceArg::Proc), None) => SourceChoice::Proc(PathBuf::from(LIVE_PROC)),
     };
     Ok(Sources {

@@ -100,6 +100,8 @@ pub fn run_with<D: Dump>(
     reporter: &Reporter,
 ) -> Result<Ending> {
     let cannot_write = || format!("cannot write to {}", config.target.describe());
+    // Decided before the header, which names it; --source bpf with --dst or --owners fails here.
+    let counted = sampler.counts_in_kernel(Extras::need_records(config.groups))?;
     let pool = sampler.pool();
     let info = RunInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -114,6 +116,7 @@ pub fn run_with<D: Dump>(
             .proc_root
             .as_ref()
             .map(|p| p.display().to_string()),
+        source: counted.then_some("bpf"),
         groups: config.groups,
     };
     writer.header(&info).with_context(cannot_write)?;

@@ -63,6 +63,9 @@ impl TimelineWriter for CsvWriter {
         if let Some(root) = &run.proc_root {
             let _ = write!(l, "  proc_root={root}");
         }
+        if let Some(source) = run.source {
+            let _ = write!(l, "  source={source}");
+        }
         let _ = write!(l, "  range_init={}-{}", run.range_init.0, run.range_init.1);
         let _ = write!(l, "\n# columns: {}", run.columns().join(","));
         self.emit()

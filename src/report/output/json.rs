@@ -49,6 +49,8 @@ impl TimelineWriter for JsonWriter {
             netns: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             proc_root: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: Option<&'a str>,
             columns: Vec<&'a str>,
         }
         #[derive(Serialize)]
@@ -65,6 +67,7 @@ impl TimelineWriter for JsonWriter {
                 range_init: format!("{}-{}", run.range_init.0, run.range_init.1),
                 netns: run.netns.as_deref(),
                 proc_root: run.proc_root.as_deref(),
+                source: run.source,
                 columns: run.columns(),
             },
         })

@@ -31,6 +31,8 @@ pub struct RunInfo {
     pub netns: Option<String>,
     /// The saved proc tree read (`--proc-root`), when not the live system.
     pub proc_root: Option<String>,
+    /// `bpf` when the samples are counted in the kernel (`--source`); `None` for netlink or proc.
+    pub source: Option<&'static str>,
     /// The column groups the samples carry.
     pub groups: Groups,
 }
@@ -98,6 +100,7 @@ pub(crate) mod tests {
             range_init: (32768, 60999),
             netns: None,
             proc_root: None,
+            source: None,
             groups: Groups::default(),
         }
     }

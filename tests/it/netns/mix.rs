@@ -224,6 +224,17 @@ impl<'a> Mix<'a> {
         self
     }
 
+    /// As `fin_wait2`, then the client's descriptor is closed: the kernel keeps its end as a
+    /// TIME_WAIT socket in substate FIN_WAIT2 (shown as FIN_WAIT2); the server stays CLOSE_WAIT.
+    pub fn orphan_fin_wait2(&mut self, v6: bool, cport: u16, lport: u16) -> &mut Self {
+        let (c, s) = self.half_closed(v6, cport, lport);
+        drop(c);
+        self.keep.push(s);
+        self.wait(v6, cport, lport, State::FinWait2);
+        self.conn(v6, (cport, lport), State::FinWait2, Some(State::CloseWait));
+        self
+    }
+
     fn half_closed(&mut self, v6: bool, cport: u16, lport: u16) -> (Socket, Socket) {
         let (c, s) = self.pair(v6, cport, lport);
         c.shutdown(Shutdown::Write).expect("shutdown");

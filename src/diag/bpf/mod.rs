@@ -1,0 +1,310 @@
+//! Kernel-side counting with BPF iterators (`--source bpf`): two small programs, attached to the
+//! kernel's `iter/tcp` and `iter/udp` walks, count the sockets of the calling thread's network
+//! namespace by state and mark their local ports in one map value, so a sample reads 16 KiB
+//! instead of a netlink message per socket. Loading needs CAP_BPF and CAP_PERFMON (or root).
+//! The walks cover the established, listening, request and TIME_WAIT sockets; TCP sockets that
+//! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so a third program finds
+//! them through the open files that hold them (`iter/task_file`: as many steps as open files,
+//! not sockets). Should more than 8192 of them exist (half its dedup map), [`super::Source`] asks
+//! netlink for that one state instead (one more walk of the kernel's table).
+
+mod btf;
+mod prog;
+mod sys;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use prog::{Layout, Offsets};
+
+use super::{Protocol, Record, tcp_state};
+
+/// Where the kernel describes its own types.
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Every name looked up in the BTF.
+const NAMES: [&str; 27] = [
+    "bpf_iter_task_file",
+    "bpf_iter__task_file",
+    "file",
+    "socket",
+    "sock",
+    "sk_protocol",
+    "skc_net",
+    "net",
+    "ns",
+    "inum",
+    "bpf_iter_tcp",
+    "bpf_iter_udp",
+    "bpf_iter__tcp",
+    "bpf_iter__udp",
+    "sk_common",
+    "udp_sk",
+    "sock_common",
+    "skc_state",
+    "skc_num",
+    "udp_sock",
+    "inet",
+    "sk",
+    "__sk_common",
+    "tcp_timewait_sock",
+    "tw_sk",
+    "tw_substate",
+    "inet_timewait_sock",
+];
+
+/// Bound-only sockets the dedup map remembers; past half of it a sample asks netlink.
+const SEEN: u32 = 16384;
+
+/// Why the iterators cannot be loaded here, worded for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one walk counted, as the map holds it.
+pub struct Counts {
+    value: Box<[u8; Layout::LEN]>,
+}
+
+impl Counts {
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.value[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// TCP sockets in state `state` (0 for a state past the counters).
+    pub fn tcp_state(&self, state: usize) -> u32 {
+        if state < Layout::STATES {
+            self.u32_at(4 * state)
+        } else {
+            0
+        }
+    }
+
+    pub fn udp_sockets(&self) -> u32 {
+        self.u32_at(Layout::UDP_SOCKETS)
+    }
+
+    /// The local ports held by `protocol`'s sockets: bit `p % 8` of byte `p / 8`.
+    pub fn ports(&self, protocol: Protocol) -> &[u8; Layout::BITMAP] {
+        let at = match protocol {
+            Protocol::Tcp => Layout::TCP_PORTS,
+            Protocol::Udp => Layout::UDP_PORTS,
+        };
+        self.value[at..at + Layout::BITMAP]
+            .try_into()
+            .expect("bitmap size")
+    }
+
+    /// True when the bound-only walk met more sockets than its dedup map may hold exactly.
+    pub fn bound_overflowed(&self) -> bool {
+        self.u32_at(Layout::BOUND_NEW) > SEEN / 2
+    }
+
+    /// Folds one TCP record from another source (the bound-only sockets) into the counts.
+    pub fn add_tcp(&mut self, record: &Record<'_>) {
+        let state = usize::from(record.state());
+        if state < Layout::STATES.min(tcp_state::COUNT) {
+            let at = 4 * state;
+            let n = self.u32_at(at) + 1;
+            self.value[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+        }
+        let port = usize::from(record.src_port());
+        self.value[Layout::TCP_PORTS + port / 8] |= 1 << (port % 8);
+    }
+}
+
+/// The loaded programs, their links and the map, for the whole run.
+pub struct Iterators {
+    map: OwnedFd,
+    /// Kept open for the bound-only program, which uses it.
+    _seen: OwnedFd,
+    tcp: OwnedFd,
+    udp: OwnedFd,
+    bound: OwnedFd,
+    /// Whether netlink lists bound-only sockets on this kernel (BOUND_INACTIVE, Linux 6.5+), so
+    /// that the counts include them exactly when netlink's do.
+    pub lists_bound: bool,
+    generation: u32,
+    counts: Counts,
+    drain: Vec<u8>,
+}
+
+/// What [`Iterators::walk`] walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    Tcp,
+    Udp,
+    /// The bound-only TCP sockets, through the open files.
+    Bound,
+}
+
+impl Iterators {
+    /// Loads both programs. The map is created first: without the privilege that is the one
+    /// system call an unprivileged run pays before it goes on with netlink.
+    pub fn open() -> Result<Iterators, Unavailable> {
+        let map = sys::array_map(Layout::LEN as u32).map_err(|e| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EPERM) => " (needs root, or CAP_BPF and CAP_PERFMON)",
+                Some(libc::ENOSYS) => " (this kernel has no bpf system call)",
+                _ => "",
+            };
+            Unavailable(format!("cannot create a BPF map: {e}{hint}"))
+        })?;
+        let cannot = |e: std::io::Error| Unavailable(format!("cannot read {VMLINUX_BTF}: {e}"));
+        let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
+        let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
+        let offsets = offsets(&mut btf).map_err(Unavailable)?;
+        let seen =
+            sys::lru_map(SEEN).map_err(|e| Unavailable(format!("cannot create a BPF map: {e}")))?;
+        let fd = map.as_raw_fd();
+        let load = |name: &str, target: &str, insns: Vec<u64>| {
+            let id = btf.func(target).map_err(Unavailable)?;
+            let prog = sys::load_iter(name, &insns, id).map_err(|e| {
+                Unavailable(format!(
+                    "the kernel refused the {name} iterator program: {e}"
+                ))
+            })?;
+            sys::iter_link(&prog)
+                .map_err(|e| Unavailable(format!("cannot attach the {name} iterator: {e}")))
+        };
+        let tcp = load("conntrend_tcp", "bpf_iter_tcp", prog::tcp(&offsets, fd))?;
+        let udp = load("conntrend_udp", "bpf_iter_udp", prog::udp(&offsets, fd))?;
+        let insns = prog::bound(&offsets, fd, seen.as_raw_fd());
+        let bound = load("conntrend_bound", "bpf_iter_task_file", insns)?;
+        Ok(Iterators {
+            map,
+            _seen: seen,
+            tcp,
+            udp,
+            bound,
+            lists_bound: lists_bound(),
+            generation: 0,
+            counts: Counts {
+                value: Box::new([0; Layout::LEN]),
+            },
+            drain: vec![0; 4096],
+        })
+    }
+
+    /// Runs `walks` over the calling thread's network namespace (the kernel takes it when an
+    /// iterator is created); their counts add up in the one value until the next
+    /// [`Iterators::zero`].
+    pub fn walk(&mut self, walks: &[Walk]) -> std::io::Result<()> {
+        let Iterators {
+            tcp,
+            udp,
+            bound,
+            drain,
+            ..
+        } = self;
+        let link = |w: Walk| match w {
+            Walk::Tcp => &*tcp,
+            Walk::Udp => &*udp,
+            Walk::Bound => &*bound,
+        };
+        let (here, there): (Vec<Walk>, Vec<Walk>) = walks.iter().partition(|&&w| w == Walk::Tcp);
+        if here.is_empty() || there.is_empty() {
+            return walks.iter().try_for_each(|&w| run(link(w), drain));
+        }
+        // The TCP walk is most of the time: the others run beside it, on a thread that is in
+        // this thread's network namespace (a new thread starts in its creator's).
+        std::thread::scope(|s| {
+            let others = s.spawn(|| {
+                let mut buf = [0u8; 512];
+                there.iter().try_for_each(|&w| run(link(w), &mut buf))
+            });
+            let mine = run(link(Walk::Tcp), drain);
+            let theirs = others
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            mine.and(theirs)
+        })
+    }
+
+    /// Clears the map before a sample's walks, naming the calling thread's network namespace
+    /// and a new generation for the bound-only walk.
+    pub fn zero(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let netns = std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32;
+        self.generation = self.generation.wrapping_add(1).max(1);
+        let v = &mut self.counts.value;
+        v.fill(0);
+        v[Layout::NETNS..Layout::NETNS + 4].copy_from_slice(&netns.to_ne_bytes());
+        v[Layout::GENERATION..Layout::GENERATION + 4]
+            .copy_from_slice(&self.generation.to_ne_bytes());
+        sys::map_write(&self.map, &v[..])
+    }
+
+    /// The counts of the walks since [`Iterators::zero`], the bound-only sockets folded into
+    /// TCP's CLOSE count and port bitmap.
+    pub fn read(&mut self) -> std::io::Result<&mut Counts> {
+        let v = &mut self.counts.value;
+        sys::map_read(&self.map, &mut v[..])?;
+        let close = 4 * usize::from(tcp_state::CLOSE);
+        let n = self.counts.u32_at(close) + self.counts.u32_at(Layout::BOUND_NEW);
+        let v = &mut self.counts.value;
+        v[close..close + 4].copy_from_slice(&n.to_ne_bytes());
+        let (ports, bound) = v.split_at_mut(Layout::BOUND_PORTS);
+        for (t, b) in ports[Layout::TCP_PORTS..Layout::TCP_PORTS + Layout::BITMAP]
+            .iter_mut()
+            .zip(&bound[..Layout::BITMAP])
+        {
+            *t |= b;
+        }
+        Ok(&mut self.counts)
+    }
+}
+
+/// Linux 6.5 and later list bound-only TCP sockets through sock_diag (the BOUND_INACTIVE state);
+/// earlier ones do not, and neither do the counts then.
+fn lists_bound() -> bool {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 5)
+}
+
+/// One walk: reading an iterator to the end runs its program once per object (the programs
+/// write nothing).
+fn run(link: &OwnedFd, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut iter = std::fs::File::from(sys::iter_create(link)?);
+    while iter.read(buf)? > 0 {}
+    Ok(())
+}
+
+/// The field offsets of the running kernel, each checked to be the size the programs read.
+fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
+    let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i16, String> {
+        let f = btf.field(outer, path)?;
+        if f.size != size {
+            return Err(format!(
+                "{outer}.{} is {} bytes, not {size}",
+                path.join("."),
+                f.size
+            ));
+        }
+        i16::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
+    };
+    Ok(Offsets {
+        tcp_ctx_sk: at("bpf_iter__tcp", &["sk_common"], 8)?,
+        udp_ctx_sk: at("bpf_iter__udp", &["udp_sk"], 8)?,
+        state: at("sock_common", &["skc_state"], 1)?,
+        num: at("sock_common", &["skc_num"], 2)?,
+        udp_num: at("udp_sock", &["inet", "sk", "__sk_common", "skc_num"], 2)?,
+        tw_substate: at("tcp_timewait_sock", &["tw_sk", "tw_substate"], 1)?,
+        file_ctx_file: at("bpf_iter__task_file", &["file"], 8)?,
+        socket_sk: at("socket", &["sk"], 8)?,
+        sk_protocol: at("sock", &["sk_protocol"], 2)?,
+        skc_net: at("sock_common", &["skc_net", "net"], 8)?,
+        net_inum: at("net", &["ns", "inum"], 4)?,
+    })
+}

@@ -1,0 +1,304 @@
+//! `--source bpf`: what the BPF iterators count in the kernel equals, to the socket, what the
+//! netlink path folds from one message per socket (every column and every per-state count of the
+//! Prometheus file) on the same namespace at 0, 1k and 100k sockets with every TCP state this
+//! harness can hold (TIME_WAIT in both substates, request sockets, bound-only, IPv4 and IPv6)
+//! and UDP; another namespace's sockets are never counted; and without privilege nothing changes
+//! (auto makes no bpf() call) while `--source bpf` fails in one line. These load BPF programs:
+//! they run as root (CI does) and fail, saying so, otherwise.
+
+mod load;
+
+use std::process::Command;
+
+use crate::netns::mix::Mix;
+use crate::netns::{NetNs, Pool};
+use crate::util::{Row, conntrend, parse_json};
+
+/// One sample through `source` (plus `args`): its JSON row without the timestamp, and the
+/// Prometheus file's metric lines, sorted.
+fn snapshot(ns: &NetNs, source: &str, args: &[&str]) -> (Row, Vec<String>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prom = dir.path().join("sample.prom");
+    let mut cmd = conntrend();
+    cmd.args(["-c", "1", "--format", "json", "--source", source])
+        .args(args);
+    let run = ns.run(cmd);
+    run.expect_code(0);
+    let mut row = parse_json(&run.stdout()).samples.remove(0);
+    row.remove("epoch_ms");
+    let mut cmd = conntrend();
+    cmd.args(["-c", "1", "--format", "prom", "--source", source, "-o"])
+        .arg(&prom)
+        .args(args);
+    ns.run(cmd).expect_code(0);
+    let text = std::fs::read_to_string(&prom).expect("read the prom file");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    (row, lines)
+}
+
+/// Fails, saying why, unless BPF programs can be loaded here.
+fn require_bpf(ns: &NetNs) {
+    let mut cmd = conntrend();
+    cmd.args(["-c", "1", "--source", "bpf", "-o", "/dev/null"]);
+    let run = ns.run(cmd);
+    assert_eq!(
+        run.code(),
+        Some(0),
+        "these tests load BPF programs: run them as root in the initial user namespace (CI \
+         does; sudo make test)\n{}",
+        run.describe()
+    );
+}
+
+/// netlink, bpf, netlink again: once both netlink samples agree (the table held still), the bpf
+/// one must be the same, row and metrics. Returns the metrics.
+fn same(ns: &NetNs, args: &[&str], what: &str) -> Vec<String> {
+    require_bpf(ns);
+    for _ in 0..3 {
+        let before = snapshot(ns, "netlink", args);
+        let bpf = snapshot(ns, "bpf", args);
+        let after = snapshot(ns, "netlink", args);
+        if before == after {
+            assert_eq!(bpf, before, "{what}: bpf (left) against netlink (right)");
+            return before.1;
+        }
+    }
+    panic!("{what}: the socket table kept changing between two netlink samples");
+}
+
+/// The value of metric line `name` (labels included) in `metrics`.
+fn metric(metrics: &[String], name: &str) -> u64 {
+    let line = metrics
+        .iter()
+        .find(|l| l.rsplit_once(' ').is_some_and(|(n, _)| n == name))
+        .unwrap_or_else(|| panic!("no {name} in {metrics:#?}"));
+    line.rsplit_once(' ').unwrap().1.parse().unwrap()
+}
+
+/// Every state the harness can hold, IPv4 and IPv6, inside and outside the pool's range.
+fn every_state(ns: &NetNs) -> Mix<'_> {
+    let mut mix = Mix::new(ns);
+    mix.listen(false, 5000).listen(true, 5001);
+    mix.estab(false, 40020, 5000).estab(true, 40021, 5001);
+    mix.time_wait(false, 40030, 5000)
+        .time_wait(true, 40031, 5001);
+    mix.orphan_fin_wait2(false, 40032, 5000)
+        .orphan_fin_wait2(true, 40033, 5001);
+    mix.syn_sent(false, 40040, 6000).syn_sent(true, 40041, 6001);
+    mix.syn_recv(false, 40042, 7000).syn_recv(true, 40043, 7001);
+    mix.fin_wait1(false, 40044, 5000)
+        .fin_wait1(true, 40045, 5001);
+    mix.fin_wait2(false, 40046, 5000)
+        .last_ack(false, 40047, 5000);
+    mix.bound(false, 40060)
+        .bound(true, 40061)
+        .bound(false, 40015);
+    mix.udp(false, 40050, None, false)
+        .udp(true, 40051, Some(40050), false)
+        .udp(false, 40012, None, false);
+    mix.settle();
+    mix
+}
+
+/// The mix, then `total` more sockets, then the pool: 1024-40199 without 40010-40019.
+fn loaded(ns: &NetNs, total: usize) -> (Mix<'_>, Option<load::Bulk>) {
+    let mix = every_state(ns);
+    let bulk = (total > 0).then(|| load::bulk(ns, total));
+    Pool::new(1024, 40199, "40010-40019").apply(ns);
+    (mix, bulk)
+}
+
+#[test]
+fn bpf_equals_netlink_on_an_empty_namespace() {
+    crate::netns::with_netns(|ns| {
+        let metrics = same(ns, &[], "no sockets");
+        assert_eq!(
+            metric(&metrics, "conntrend_tcp_sockets{state=\"time_wait\"}"),
+            0
+        );
+        assert_eq!(metric(&metrics, "conntrend_udp_sockets"), 0);
+    });
+}
+
+#[test]
+fn bpf_equals_netlink_with_every_state_and_1k_sockets() {
+    crate::netns::with_netns(|ns| {
+        let _held = loaded(ns, 1000);
+        let m = same(ns, &[], "every state + 1k");
+        let state = |s: &str| metric(&m, &format!("conntrend_tcp_sockets{{state=\"{s}\"}}"));
+        // What the mix adds is there, in each state, through both sources.
+        assert!(state("time_wait") >= 2 + 900, "{m:#?}");
+        assert_eq!(
+            state("fin_wait2"),
+            2 + 1 + 1,
+            "two orphaned, fin_wait2's and last_ack's"
+        );
+        assert_eq!(state("syn_recv"), 2, "request sockets as SYN_RECV");
+        assert_eq!(state("syn_sent"), 2);
+        assert_eq!(state("fin_wait1"), 2);
+        assert_eq!(state("close_wait"), 2 + 1);
+        assert_eq!(state("last_ack"), 1);
+        assert_eq!(
+            state("close"),
+            3,
+            "bound-only sockets, one on a reserved port"
+        );
+        assert_eq!(state("listen"), 2 + 2 + 10);
+        assert_eq!(metric(&m, "conntrend_udp_sockets"), 3 + 10);
+    });
+}
+
+#[test]
+fn bpf_equals_netlink_with_every_state_and_100k_sockets() {
+    crate::netns::with_netns(|ns| {
+        let _held = loaded(ns, 100_000);
+        let m = same(ns, &[], "every state + 100k");
+        let tw = metric(&m, "conntrend_tcp_sockets{state=\"time_wait\"}");
+        assert!(tw > 90_000, "{m:#?}");
+    });
+}
+
+#[test]
+fn more_bound_only_sockets_than_the_dedup_map_takes_are_dumped_instead() {
+    crate::netns::with_netns(|ns| {
+        // 9,000 bound-only sockets: past the 8,192 the bound-only walk may count exactly, the
+        // sample takes that one state from netlink (still one walk of the files too, to know).
+        let held: Vec<socket2::Socket> = (20000..29000)
+            .map(|port| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .expect("socket");
+                let addr: std::net::SocketAddr = (std::net::Ipv4Addr::LOCALHOST, port).into();
+                s.bind(&addr.into()).expect("bind");
+                s
+            })
+            .collect();
+        Pool::new(10000, 39999, "").apply(ns);
+        let m = same(ns, &[], "9,000 bound-only sockets");
+        assert_eq!(metric(&m, "conntrend_tcp_sockets{state=\"close\"}"), 9000);
+        assert_eq!(
+            metric(&m, "conntrend_pool_protocol_used_ports{protocol=\"tcp\"}"),
+            9000
+        );
+        drop(held);
+    });
+}
+
+#[test]
+fn another_namespaces_sockets_are_never_counted() {
+    let parked = crate::netns::park_netns(|ns, park| {
+        let held = loaded(ns, 1000);
+        park(());
+        drop(held);
+    });
+    crate::netns::with_netns(move |ns| {
+        // Here: nothing, though the parked namespace holds a thousand sockets.
+        let here = same(ns, &[], "an empty namespace next to a loaded one");
+        assert_eq!(
+            metric(&here, "conntrend_tcp_sockets{state=\"established\"}"),
+            0
+        );
+        // There, entered with --netns: its sockets, as netlink sees them from inside.
+        let there = same(
+            ns,
+            &["--netns", &parked.path],
+            "--netns into the loaded one",
+        );
+        assert!(metric(&there, "conntrend_tcp_sockets{state=\"time_wait\"}") > 900);
+        drop(parked);
+    });
+}
+
+/// `strace -f -e trace=bpf,openat` around `cmd`: how many bpf() calls, and whether the kernel's
+/// BTF was opened.
+fn traced(ns: &NetNs, cmd: &Command) -> (usize, bool, crate::util::Run) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("trace");
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-f", "-qq", "-e", "trace=bpf,openat", "-o"])
+        .arg(&log)
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let run = ns.run(strace);
+    let trace = std::fs::read_to_string(&log).expect("read the trace");
+    let calls = trace.lines().filter(|l| l.contains(" bpf(")).count();
+    (calls, trace.contains("/sys/kernel/btf/vmlinux"), run)
+}
+
+#[test]
+fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
+    crate::netns::with_netns(|ns| {
+        let _mix = every_state(ns);
+        let nobody = |args: &[&str]| {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_conntrend"))
+                .args(["-c", "1", "--format", "json"])
+                .args(args);
+            cmd
+        };
+        // auto is netlink: not one bpf() call, no BTF read, the row root's netlink gives.
+        let (calls, btf, run) = traced(ns, &nobody(&["-v"]));
+        run.expect_code(0);
+        assert_eq!((calls, btf), (0, false), "{}", run.describe());
+        assert!(!run.stderr().contains("source:"), "{}", run.describe());
+        let mut row = parse_json(&run.stdout()).samples.remove(0);
+        row.remove("epoch_ms");
+        assert_eq!(
+            row,
+            snapshot(ns, "netlink", &[]).0,
+            "the same row as root's netlink"
+        );
+
+        let run = ns.run(nobody(&["--source", "bpf"]));
+        run.expect_code(1);
+        assert_eq!(
+            run.stderr(),
+            "conntrend: --source bpf: cannot create a BPF map: Operation not permitted (os error \
+             1) (needs root, or CAP_BPF and CAP_PERFMON)\n"
+        );
+        assert_eq!(run.stdout(), "", "nothing written before the error");
+
+        // As root: auto makes no bpf() call either; bpf says so in the header and on -v, and
+        // refuses a run that needs each socket's record, before writing anything.
+        require_bpf(ns);
+        let mut plain = conntrend();
+        plain.args(["-c", "1", "-o", "/dev/null"]);
+        let (calls, _, run) = traced(ns, &plain);
+        run.expect_code(0);
+        assert_eq!(calls, 0, "{}", run.describe());
+        let mut bpf = conntrend();
+        bpf.args(["-c", "1", "-v", "--source", "bpf"]);
+        let run = ns.run(bpf);
+        run.expect_code(0);
+        assert!(
+            run.stdout().contains("  source=bpf  "),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr()
+                .contains("conntrend: source: bpf (TCP and UDP sockets counted"),
+            "{}",
+            run.describe()
+        );
+        for flag in ["--dst", "--owners"] {
+            let mut cmd = conntrend();
+            cmd.args(["-c", "1", flag, "--source", "bpf"]);
+            let run = ns.run(cmd);
+            run.expect_code(1);
+            assert_eq!(run.stdout(), "", "{}", run.describe());
+            assert!(
+                run.stderr()
+                    .starts_with("conntrend: --source bpf counts sockets in the kernel"),
+                "{}",
+                run.describe()
+            );
+        }
+    });
+}
