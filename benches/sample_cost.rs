@@ -360,8 +360,16 @@ fn measure_dst_top(
         "load {}: {dst_line}\n  {top_line}",
         report::label(point.total)
     );
-    let (runs, note) = alternate(o.runs, load, |k, _| {
-        dst_top::sample(launcher, &o.conntrend, k)
+    let mut steady = [Vec::new(), Vec::new()];
+    let (runs, note) = alternate(o.runs, load, |k, measured| {
+        let mut took = [Vec::new(), Vec::new()];
+        let usage = dst_top::sample(launcher, &o.conntrend, k, &mut took)?;
+        if measured {
+            for (all, these) in steady.iter_mut().zip(took) {
+                all.extend(these);
+            }
+        }
+        Ok(usage)
     })?;
     let d = DstTop {
         total: point.total,
@@ -369,6 +377,7 @@ fn measure_dst_top(
         sockets: measure::median(&point.sockets),
         destinations: load.destinations().len(),
         runs,
+        steady,
         dst_line,
         top_line,
         note,

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::measure::{Launcher, Usage, median_of, run};
 
-/// What runs, in the order it alternates. The last two take three samples a second apart: the
-/// CPU of the second and third is what a running timeline pays per sample (issue 19: the first
+/// What runs, in the order it alternates. The last two take four samples a second apart: how long
+/// the last three took (`-v`) is what a running timeline pays per sample (issue 19: the first
 /// `--owners` sample scans every process, the next ones only where new sockets are).
 pub const KINDS: [&str; 7] = [
     "conntrend -c 1",
@@ -21,29 +21,42 @@ pub const KINDS: [&str; 7] = [
     "conntrend top -n 10",
     "conntrend top --json -n 10",
     "conntrend -c 1 --owners",
-    "conntrend -c 3 -i 1",
-    "conntrend -c 3 -i 1 --owners",
+    "conntrend -c 4 -i 1",
+    "conntrend -c 4 -i 1 --owners",
 ];
 
-/// One run of kind `k` (an index into [`KINDS`]), output discarded.
-pub fn sample(launcher: &mut Launcher, conntrend: &str, k: usize) -> io::Result<Usage> {
+/// One run of kind `k` (an index into [`KINDS`]), output discarded. The four-sample runs say how
+/// long each sample took (`-v`); the last three of those go to `steady` (0 plain, 1 `--owners`).
+pub fn sample(
+    launcher: &mut Launcher,
+    conntrend: &str,
+    k: usize,
+    steady: &mut [Vec<f64>; 2],
+) -> io::Result<Usage> {
+    if k >= 5 {
+        let owners = if k == 6 { " --owners" } else { "" };
+        let script = format!("exec {conntrend} -c 4 -i 1 -v -o /dev/null{owners} 2>&1");
+        let (usage, said) = launcher.run(&["sh", "-c", &script], true)?;
+        let took: Vec<f64> = said
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("conntrend: sample took ")?
+                    .strip_suffix(" ms")
+            })
+            .filter_map(|ms| ms.parse().ok())
+            .collect();
+        if took.len() != 4 {
+            return Err(io::Error::other(format!("{script}: said {said:?}")));
+        }
+        steady[k - 5].extend(&took[1..]);
+        return Ok(usage);
+    }
     let argv: &[&str] = match k {
         0 => &[conntrend, "-c", "1", "-o", "/dev/null"],
         1 => &[conntrend, "-c", "1", "--dst", "-o", "/dev/null"],
         2 => &[conntrend, "top", "-n", "10"],
         3 => &[conntrend, "top", "--json", "-n", "10"],
-        4 => &[conntrend, "-c", "1", "--owners", "-o", "/dev/null"],
-        5 => &[conntrend, "-c", "3", "-i", "1", "-o", "/dev/null"],
-        _ => &[
-            conntrend,
-            "-c",
-            "3",
-            "-i",
-            "1",
-            "--owners",
-            "-o",
-            "/dev/null",
-        ],
+        _ => &[conntrend, "-c", "1", "--owners", "-o", "/dev/null"],
     };
     Ok(launcher.run(argv, false)?.0)
 }
@@ -112,6 +125,8 @@ pub struct DstTop {
     pub sockets: u64,
     pub destinations: usize,
     pub runs: Vec<[Usage; 7]>,
+    /// Each measured sample after the first of the four-sample runs, ms: plain, `--owners`.
+    pub steady: [Vec<f64>; 2],
     pub dst_line: String,
     pub top_line: String,
     pub note: Option<String>,
@@ -178,9 +193,13 @@ impl DstTop {
         t
     }
 
-    /// CPU per sample after the first, of the three-sample run `k` (5 plain, 6 `--owners`).
-    fn steady_cpu(&self, k: usize, first: usize) -> Duration {
-        (self.cpu(k).saturating_sub(self.cpu(first))) / 2
+    /// The median time a sample after the first took (`-v`): 0 plain, 1 `--owners`.
+    fn steady_ms(&self, which: usize) -> f64 {
+        let mut v = self.steady[which].clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
     }
 
     /// The targets of issues 4 and 19, one line each.
@@ -190,15 +209,15 @@ impl DstTop {
         let top = self.wall(2).max(self.wall(3));
         let worst = self.max_wall(2).max(self.max_wall(3));
         let top_rss = self.rss_kib(2).max(self.rss_kib(3)) as f64 * 1024.0 / 1e6;
-        let (plain, owners) = (self.steady_cpu(5, 0), self.steady_cpu(6, 4));
-        let steady = owners.as_secs_f64() / plain.as_secs_f64();
+        let (plain, owners) = (self.steady_ms(0), self.steady_ms(1));
+        let steady = owners / plain;
         format!(
             "- --dst ≤ 1.3x the plain sample at {}: {wall:.2}x wall ({:.1} vs {:.1} ms), {cpu:.2}x \
              CPU: {}\n- top under 1 s: {:.1} ms (text), {:.1} ms (JSON), slowest run {:.1} ms: {}\n\
              - top ≤ 6 MB: {top_rss:.2} MB: {}\n\
-             - the timeline with --owners ≤ 1.3x a plain sample: {steady:.2}x CPU per sample \
-             after the first ({:.1} vs {:.1} ms); the first --owners sample {:.2}x wall \
-             ({:.1} vs {:.1} ms): {}\n",
+             - the timeline with --owners ≤ 1.3x a plain sample: {steady:.2}x, the median \
+             sample after the first as -v times it ({owners:.1} vs {plain:.1} ms, {} samples \
+             each); the first --owners sample {:.2}x wall ({:.1} vs {:.1} ms): {}\n",
             crate::report::label(self.total),
             ms(self.wall(1)),
             ms(self.wall(0)),
@@ -208,8 +227,7 @@ impl DstTop {
             ms(worst),
             verdict(top < Duration::from_secs(1)),
             verdict(top_rss <= 6.0),
-            ms(owners),
-            ms(plain),
+            self.steady[1].len(),
             self.wall(4).as_secs_f64() / self.wall(0).as_secs_f64(),
             ms(self.wall(4)),
             ms(self.wall(0)),

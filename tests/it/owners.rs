@@ -4,12 +4,12 @@
 //! namespace).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::netns::{Pool, park_netns, with_netns};
+use crate::netns::{NetNs, Pool, park_netns, with_netns};
 use crate::util::conntrend;
 
 /// A client that opens N connections to 127.0.0.1:PORT, says `ready`, waits for a line on stdin,
@@ -38,6 +38,22 @@ fn client(n: usize, port: u16, cgroup: Option<&str>) -> Command {
     c
 }
 
+/// A listener on 127.0.0.1:`port` and [`client`] connected to it `n` times: the client, what it
+/// says, and the server's ends.
+fn connected(
+    ns: &NetNs,
+    n: usize,
+    port: u16,
+    cgroup: Option<&str>,
+) -> (Child, BufReader<ChildStdout>, Vec<TcpStream>) {
+    let server = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut c = ns.spawn(&mut client(n, port, cgroup));
+    let mut said = BufReader::new(c.stdout.take().unwrap());
+    assert_eq!(line(&mut said), "ready\n");
+    let accepted = (0..n).map(|_| server.accept().unwrap().0).collect();
+    (c, said, accepted)
+}
+
 fn line(from: &mut impl BufRead) -> String {
     let mut l = String::new();
     from.read_line(&mut l).unwrap();
@@ -55,12 +71,8 @@ fn row(report: &Value, pid: u32) -> Option<&Value> {
 fn a_client_that_closed_and_exited_is_the_last_known_owner_of_its_time_wait() {
     with_netns(|ns| {
         Pool::new(40000, 40099, "").apply(ns);
-        let server = TcpListener::bind("127.0.0.1:5000").unwrap();
-        let mut client = ns.spawn(&mut client(5, 5000, None));
+        let (mut client, mut said, accepted) = connected(ns, 5, 5000, None);
         let pid = client.id();
-        let mut said = BufReader::new(client.stdout.take().unwrap());
-        assert_eq!(line(&mut said), "ready\n");
-        let accepted: Vec<_> = (0..5).map(|_| server.accept().unwrap().0).collect();
 
         let mut top = conntrend();
         top.args(["top", "-i", "1", "--json"])
@@ -167,11 +179,7 @@ fn a_process_in_a_fresh_cgroup_is_named_by_it_even_from_another_pid_namespace() 
     let cg_path = dir.0.clone();
     let parked = park_netns(move |ns, park: &mut dyn FnMut(u32)| {
         Pool::new(40000, 40099, "").apply(ns);
-        let server = TcpListener::bind("127.0.0.1:5001").unwrap();
-        let mut client: Child = ns.spawn(&mut client(3, 5001, Some(&cg_path)));
-        let mut said = BufReader::new(client.stdout.take().unwrap());
-        assert_eq!(line(&mut said), "ready\n");
-        let _accepted: Vec<_> = (0..3).map(|_| server.accept().unwrap().0).collect();
+        let (mut client, _said, _accepted) = connected(ns, 3, 5001, Some(&cg_path));
         park(client.id());
         let _ = client.kill();
         let _ = client.wait();
@@ -188,21 +196,7 @@ fn a_process_in_a_fresh_cgroup_is_named_by_it_even_from_another_pid_namespace() 
 
     // From a pid namespace of its own, top cannot see the client: its sockets are grouped, and
     // the group is named by the sockets' cgroup.
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("net");
-    std::fs::write(&file, "").unwrap();
-    let script = "mount --bind \"$1\" \"$2\" && mount -t proc proc /proc && \
-                  exec \"$3\" top --json --netns \"$2\"";
-    let run = crate::util::run({
-        let mut c = Command::new("unshare");
-        c.args(["--pid", "--fork", "--mount", "--propagation", "private"])
-            .args(["sh", "-c", script, "sh", &parked.path])
-            .arg(&file)
-            .arg(env!("CARGO_BIN_EXE_conntrend"));
-        c
-    });
-    run.expect_code(0);
-    let r: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let r = crate::top::top_from_own_pid_namespace(&parked.path);
     let groups: Vec<&Value> = r["processes"]
         .as_array()
         .unwrap()
@@ -221,12 +215,8 @@ fn a_process_in_a_fresh_cgroup_is_named_by_it_even_from_another_pid_namespace() 
 fn the_timeline_names_the_owner_and_keeps_it_for_the_time_wait_it_leaves() {
     with_netns(|ns| {
         Pool::new(40000, 40099, "").apply(ns);
-        let server = TcpListener::bind("127.0.0.1:5002").unwrap();
-        let mut client = ns.spawn(&mut client(4, 5002, None));
+        let (mut client, mut said, accepted) = connected(ns, 4, 5002, None);
         let pid = client.id();
-        let mut said = BufReader::new(client.stdout.take().unwrap());
-        assert_eq!(line(&mut said), "ready\n");
-        let accepted: Vec<_> = (0..4).map(|_| server.accept().unwrap().0).collect();
 
         let mut run = conntrend();
         run.args(["-i", "1", "-d", "0", "--owners", "--format", "json"])

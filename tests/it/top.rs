@@ -302,22 +302,7 @@ fn owners_in_another_pid_namespace_are_named_as_such() {
         park(());
         drop(mix);
     });
-    // The namespace is bind-mounted where the new pid namespace's own /proc cannot hide it.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("net");
-    std::fs::write(&file, "").unwrap();
-    let script = "mount --bind \"$1\" \"$2\" && mount -t proc proc /proc && \
-                  exec \"$3\" top --json --netns \"$2\"";
-    let run = crate::util::run({
-        let mut c = std::process::Command::new("unshare");
-        c.args(["--pid", "--fork", "--mount", "--propagation", "private"])
-            .args(["sh", "-c", script, "sh", &parked.path])
-            .arg(&file)
-            .arg(env!("CARGO_BIN_EXE_conntrend"));
-        c
-    });
-    run.expect_code(0);
-    let r: Value = serde_json::from_str(run.stdout().trim()).unwrap();
+    let r = top_from_own_pid_namespace(&parked.path);
     assert_eq!(r["owners_in_other_pid_namespace"], true, "{r}");
     let procs = r["processes"].as_array().unwrap();
     let other = procs
@@ -339,4 +324,25 @@ fn owners_in_another_pid_namespace_are_named_as_such() {
         "{}",
         run.describe()
     );
+}
+
+/// `conntrend top --json --netns PATH` run from a pid namespace of its own (as in a container
+/// without `--pid host`), where no process holding the namespace's sockets can be seen. The
+/// namespace is bind-mounted where the new pid namespace's own /proc cannot hide it.
+pub fn top_from_own_pid_namespace(netns: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("net");
+    std::fs::write(&file, "").unwrap();
+    let script = "mount --bind \"$1\" \"$2\" && mount -t proc proc /proc && \
+                  exec \"$3\" top --json --netns \"$2\"";
+    let run = crate::util::run({
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--pid", "--fork", "--mount", "--propagation", "private"])
+            .args(["sh", "-c", script, "sh", netns])
+            .arg(&file)
+            .arg(env!("CARGO_BIN_EXE_conntrend"));
+        c
+    });
+    run.expect_code(0);
+    serde_json::from_str(run.stdout().trim()).unwrap_or_else(|e| panic!("{e}\n{}", run.describe()))
 }

@@ -156,8 +156,13 @@ fn sample_loop<D: Dump>(
     };
     rounds::run(&schedule, clock, reporter, false, |clock| {
         let epoch_ms = clock.epoch_ms();
+        let started = std::time::Instant::now();
         let mut sample = rounds::take(sampler, reporter, |s| s.take(epoch_ms, &mut extras))?;
         extras.finish(sampler.pool(), &mut sample);
+        reporter.detail(&format!(
+            "sample took {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        ));
         if let Some(note) = extras.take_note() {
             reporter.warn(&note);
         }
