@@ -121,19 +121,7 @@ fn textfile_min_free_is_the_fewest_toward_any_destination_as_in_serve() {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("conntrend.prom");
-        let mut cmd = conntrend();
-        cmd.args([
-            "--format",
-            "prom",
-            "-c",
-            "1",
-            "--dst",
-            "--dst-top",
-            "1",
-            "-o",
-        ])
-        .arg(&path);
-        run(cmd).expect_code(0);
+        textfile_once(&path, "1");
         let file = metrics(&std::fs::read_to_string(&path).unwrap());
 
         let serve = Serve::start(ns, &["--dst-top", "1"]);
@@ -184,19 +172,7 @@ fn textfile_dst_top_writes_the_k_busiest_and_names_the_min_free_destination() {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("conntrend.prom");
-        let mut cmd = conntrend();
-        cmd.args([
-            "--format",
-            "prom",
-            "-c",
-            "1",
-            "--dst",
-            "--dst-top",
-            "2",
-            "-o",
-        ])
-        .arg(&path);
-        run(cmd).expect_code(0);
+        textfile_once(&path, "2");
         let text = std::fs::read_to_string(&path).unwrap();
         let destinations: Vec<&str> = text
             .lines()
@@ -231,4 +207,21 @@ fn only_destinations(m: &Metrics) -> Metrics {
         .filter(|(k, _)| k.starts_with("conntrend_destination_"))
         .map(|(k, v)| (k.clone(), *v))
         .collect()
+}
+
+/// One sample of `--format prom --dst --dst-top K` written to `path`.
+fn textfile_once(path: &std::path::Path, dst_top: &str) {
+    let mut cmd = conntrend();
+    cmd.args([
+        "--format",
+        "prom",
+        "-c",
+        "1",
+        "--dst",
+        "--dst-top",
+        dst_top,
+        "-o",
+    ])
+    .arg(path);
+    run(cmd).expect_code(0);
 }
