@@ -16,6 +16,7 @@ const KIND_VOLATILE: u32 = 9;
 const KIND_CONST: u32 = 10;
 const KIND_RESTRICT: u32 = 11;
 const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
 const KIND_TYPE_TAG: u32 = 18;
 
 /// One type's 12-byte head: kind, member count, kind_flag, size or referenced type.
@@ -208,6 +209,17 @@ impl<R: Read + Seek> Btf<R> {
         Ok(None)
     }
 
+    /// The size in bytes of struct `name`.
+    pub fn size(&mut self, name: &str) -> Result<u32, String> {
+        match self.name(name) {
+            Some(n) if n.strukt != 0 => {
+                let id = n.strukt;
+                Ok(self.resolve(id).map_err(|e| e.to_string())?.size_or_type)
+            }
+            _ => Err(format!("the kernel's BTF has no struct {name}")),
+        }
+    }
+
     /// The field at `path` (member names, each inside the previous one) of struct `outer`.
     pub fn field(&mut self, outer: &str, path: &[&str]) -> Result<Field, String> {
         let whole = || format!("{outer}.{}", path.join("."));
@@ -240,6 +252,59 @@ impl<R: Read + Seek> Btf<R> {
         })
     }
 }
+
+/// A BTF blob that describes a program's functions, which the kernel wants for a program of more
+/// than one (its callbacks): `int main(void *ctx)` and `int callback(u64 index, void *ctx)`, both
+/// static, as type ids [`MAIN`] and [`CALLBACK`].
+pub fn program_funcs() -> Vec<u8> {
+    let strings = b"\0int\0u64\0ctx\0index\0main\0callback\0";
+    let name = |s: &str| {
+        let at = strings
+            .windows(s.len() + 2)
+            .position(|w| w[0] == 0 && &w[1..=s.len()] == s.as_bytes() && w[s.len() + 1] == 0)
+            .expect("a name in the table");
+        at as u32 + 1
+    };
+    let mut t: Vec<u32> = Vec::new();
+    // 1: int; 2: u64; 3: void *.
+    t.extend([name("int"), KIND_INT << 24, 4, 1 << 24 | 32]);
+    t.extend([name("u64"), KIND_INT << 24, 8, 64]);
+    t.extend([0, KIND_PTR << 24, 0]);
+    // 4: int (void *ctx); 5: main.
+    t.extend([0, KIND_FUNC_PROTO << 24 | 1, 1, name("ctx"), 3]);
+    t.extend([name("main"), KIND_FUNC << 24, 4]);
+    // 6: int (u64 index, void *ctx); 7: callback.
+    t.extend([
+        0,
+        KIND_FUNC_PROTO << 24 | 2,
+        1,
+        name("index"),
+        2,
+        name("ctx"),
+        3,
+    ]);
+    t.extend([name("callback"), KIND_FUNC << 24, 6]);
+    let types: Vec<u8> = t.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut b = Vec::new();
+    b.extend_from_slice(&MAGIC.to_le_bytes());
+    b.extend_from_slice(&[1, 0]);
+    for v in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend(types);
+    b.extend_from_slice(strings);
+    b
+}
+
+/// The type ids of [`program_funcs`]'s two functions.
+pub const MAIN: u32 = 5;
+pub const CALLBACK: u32 = 7;
 
 #[cfg(test)]
 mod tests {

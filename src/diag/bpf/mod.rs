@@ -9,13 +9,15 @@
 //! netlink for that one state instead (one more walk of the kernel's table).
 
 mod btf;
+mod hash;
 mod prog;
 mod sys;
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use prog::{Layout, Offsets};
+use hash::HashWalk;
+use prog::{HashOffsets, Layout, Offsets};
 
 use super::{Protocol, Record, tcp_state};
 
@@ -23,7 +25,24 @@ use super::{Protocol, Record, tcp_state};
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Every name looked up in the BTF.
-const NAMES: [&str; 27] = [
+const NAMES: [&str; 40] = [
+    "task_struct",
+    "nsproxy",
+    "net_ns",
+    "ipv4",
+    "tcp_death_row",
+    "hashinfo",
+    "inet_hashinfo",
+    "ehash",
+    "ehash_mask",
+    "lhash2",
+    "lhash2_mask",
+    "inet_ehash_bucket",
+    "inet_listen_hashbucket",
+    "nulls_head",
+    "skc_nulls_node",
+    "inet_timewait_sock",
+    "tw_substate",
     "bpf_iter_task_file",
     "bpf_iter__task_file",
     "file",
@@ -47,10 +66,6 @@ const NAMES: [&str; 27] = [
     "inet",
     "sk",
     "__sk_common",
-    "tcp_timewait_sock",
-    "tw_sk",
-    "tw_substate",
-    "inet_timewait_sock",
 ];
 
 /// Bound-only sockets the dedup map remembers; past half of it a sample asks netlink.
@@ -123,7 +138,7 @@ pub struct Iterators {
     map: OwnedFd,
     /// Kept open for the bound-only program, which uses it.
     _seen: OwnedFd,
-    tcp: OwnedFd,
+    tcp: HashWalk,
     udp: OwnedFd,
     bound: OwnedFd,
     /// Whether netlink lists bound-only sockets on this kernel (BOUND_INACTIVE, Linux 6.5+), so
@@ -159,6 +174,7 @@ impl Iterators {
         let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
         let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
         let offsets = offsets(&mut btf).map_err(Unavailable)?;
+        let hash_offsets = hash_offsets(&mut btf).map_err(Unavailable)?;
         let seen =
             sys::lru_map(SEEN).map_err(|e| Unavailable(format!("cannot create a BPF map: {e}")))?;
         let fd = map.as_raw_fd();
@@ -172,7 +188,8 @@ impl Iterators {
             sys::iter_link(&prog)
                 .map_err(|e| Unavailable(format!("cannot attach the {name} iterator: {e}")))
         };
-        let tcp = load("conntrend_tcp", "bpf_iter_tcp", prog::tcp(&offsets, fd))?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let tcp = HashWalk::open(&hash_offsets, threads).map_err(Unavailable)?;
         let udp = load("conntrend_udp", "bpf_iter_udp", prog::udp(&offsets, fd))?;
         let insns = prog::bound(&offsets, fd, seen.as_raw_fd());
         let bound = load("conntrend_bound", "bpf_iter_task_file", insns)?;
@@ -203,22 +220,18 @@ impl Iterators {
             ..
         } = self;
         let link = |w: Walk| match w {
-            Walk::Tcp => &*tcp,
             Walk::Udp => &*udp,
-            Walk::Bound => &*bound,
+            _ => &*bound,
         };
-        let (here, there): (Vec<Walk>, Vec<Walk>) = walks.iter().partition(|&&w| w == Walk::Tcp);
-        if here.is_empty() || there.is_empty() {
-            return walks.iter().try_for_each(|&w| run(link(w), drain));
+        let there: Vec<Walk> = walks.iter().copied().filter(|&w| w != Walk::Tcp).collect();
+        if !walks.contains(&Walk::Tcp) {
+            return there.iter().try_for_each(|&w| run(link(w), drain));
         }
         // The TCP walk is most of the time: the others run beside it, on a thread that is in
         // this thread's network namespace (a new thread starts in its creator's).
         std::thread::scope(|s| {
-            let others = s.spawn(|| {
-                let mut buf = [0u8; 512];
-                there.iter().try_for_each(|&w| run(link(w), &mut buf))
-            });
-            let mine = run(link(Walk::Tcp), drain);
+            let others = s.spawn(|| there.iter().try_for_each(|&w| run(link(w), drain)));
+            let mine = tcp.walk();
             let theirs = others
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -232,6 +245,8 @@ impl Iterators {
         use std::os::unix::fs::MetadataExt;
         let netns = std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32;
         self.generation = self.generation.wrapping_add(1).max(1);
+        self.tcp.states = [0; Layout::STATES];
+        self.tcp.ports.fill(0);
         let v = &mut self.counts.value;
         v.fill(0);
         v[Layout::NETNS..Layout::NETNS + 4].copy_from_slice(&netns.to_ne_bytes());
@@ -249,12 +264,18 @@ impl Iterators {
         let n = self.counts.u32_at(close) + self.counts.u32_at(Layout::BOUND_NEW);
         let v = &mut self.counts.value;
         v[close..close + 4].copy_from_slice(&n.to_ne_bytes());
+        for (s, n) in self.tcp.states.iter().enumerate() {
+            let at = 4 * s;
+            let sum = u32::from_ne_bytes(v[at..at + 4].try_into().expect("4 bytes")) + n;
+            v[at..at + 4].copy_from_slice(&sum.to_ne_bytes());
+        }
         let (ports, bound) = v.split_at_mut(Layout::BOUND_PORTS);
-        for (t, b) in ports[Layout::TCP_PORTS..Layout::TCP_PORTS + Layout::BITMAP]
+        for ((t, b), h) in ports[Layout::TCP_PORTS..Layout::TCP_PORTS + Layout::BITMAP]
             .iter_mut()
             .zip(&bound[..Layout::BITMAP])
+            .zip(self.tcp.ports.iter())
         {
-            *t |= b;
+            *t |= b | h;
         }
         Ok(&mut self.counts)
     }
@@ -295,16 +316,53 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
         i16::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
     };
     Ok(Offsets {
-        tcp_ctx_sk: at("bpf_iter__tcp", &["sk_common"], 8)?,
         udp_ctx_sk: at("bpf_iter__udp", &["udp_sk"], 8)?,
         state: at("sock_common", &["skc_state"], 1)?,
         num: at("sock_common", &["skc_num"], 2)?,
         udp_num: at("udp_sock", &["inet", "sk", "__sk_common", "skc_num"], 2)?,
-        tw_substate: at("tcp_timewait_sock", &["tw_sk", "tw_substate"], 1)?,
         file_ctx_file: at("bpf_iter__task_file", &["file"], 8)?,
         socket_sk: at("socket", &["sk"], 8)?,
         sk_protocol: at("sock", &["sk_protocol"], 2)?,
         skc_net: at("sock_common", &["skc_net", "net"], 8)?,
         net_inum: at("net", &["ns", "inum"], 4)?,
+    })
+}
+
+/// Where the TCP hash walk reads, each checked to be the size it reads.
+fn hash_offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<HashOffsets, String> {
+    let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i32, String> {
+        let f = btf.field(outer, path)?;
+        if f.size != size {
+            return Err(format!(
+                "{outer}.{} is {} bytes, not {size}",
+                path.join("."),
+                f.size
+            ));
+        }
+        i32::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
+    };
+    let near = |v: i32| i16::try_from(v).map_err(|_| "sock_common is too big".to_string());
+    let o = HashOffsets {
+        task_nsproxy: at("task_struct", &["nsproxy"], 8)?,
+        nsproxy_net: at("nsproxy", &["net_ns"], 8)?,
+        net_hashinfo: at("net", &["ipv4", "tcp_death_row", "hashinfo"], 8)?,
+        ehash: at("inet_hashinfo", &["ehash"], 8)?,
+        ehash_mask: at("inet_hashinfo", &["ehash_mask"], 4)?,
+        lhash2: at("inet_hashinfo", &["lhash2"], 8)?,
+        lhash2_mask: at("inet_hashinfo", &["lhash2_mask"], 4)?,
+        lhash2_head: at("inet_listen_hashbucket", &["nulls_head"], 8)?,
+        node: near(at("sock_common", &["skc_nulls_node"], 16)?)?,
+        net: near(at("sock_common", &["skc_net", "net"], 8)?)?,
+        state: near(at("sock_common", &["skc_state"], 1)?)?,
+        num: near(at("sock_common", &["skc_num"], 2)?)?,
+        tw_substate: near(at("inet_timewait_sock", &["tw_substate"], 1)?)?,
+        ehash_bucket: 0,
+        lhash2_bucket: 0,
+    };
+    let size = |btf: &mut btf::Btf<std::fs::File>, name: &str| btf.size(name).map(|s| s as i32);
+    Ok(HashOffsets {
+        ehash_bucket: size(btf, "inet_ehash_bucket")?,
+        lhash2_bucket: size(btf, "inet_listen_hashbucket")?,
+        ..o
     })
 }

@@ -9,11 +9,14 @@ const BPF_MAP_CREATE: i64 = 0;
 const BPF_MAP_LOOKUP_ELEM: i64 = 1;
 const BPF_MAP_UPDATE_ELEM: i64 = 2;
 const BPF_PROG_LOAD: i64 = 5;
+const BPF_PROG_TEST_RUN: i64 = 10;
+const BPF_BTF_LOAD: i64 = 18;
 const BPF_LINK_CREATE: i64 = 28;
 const BPF_ITER_CREATE: i64 = 33;
 
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
+const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 pub const BPF_TRACE_ITER: u32 = 28;
 
@@ -94,14 +97,59 @@ pub fn map_read(map: &OwnedFd, value: &mut [u8]) -> io::Result<()> {
 /// Loads a BPF iterator program (`insns`, 8 bytes each) for the kernel function whose BTF id is
 /// `attach_btf_id`. On failure the verifier's log comes back with the error.
 pub fn load_iter(name: &str, insns: &[u64], attach_btf_id: u32) -> Result<OwnedFd, String> {
+    load(
+        name,
+        insns,
+        BPF_PROG_TYPE_TRACING,
+        BPF_TRACE_ITER,
+        attach_btf_id,
+        |_| (),
+    )
+}
+
+/// Loads a BTF blob (the description of a program's functions).
+pub fn load_btf(blob: &[u8]) -> io::Result<OwnedFd> {
+    Attr::new()
+        .u64(0, blob.as_ptr() as u64)
+        .u32(16, blob.len() as u32)
+        .call_fd(BPF_BTF_LOAD)
+}
+
+/// Loads a program that runs only when [`test_run`] asks (a traffic-control classifier, the
+/// type whose test runs happen inside an RCU read-side section), its functions described by
+/// `btf` as `funcs` says: (first instruction, BTF type id) each.
+pub fn load_runnable(
+    name: &str,
+    insns: &[u64],
+    btf: &OwnedFd,
+    funcs: &[[u32; 2]],
+) -> Result<OwnedFd, String> {
+    let extra = |attr: &mut Attr| {
+        attr.u32(72, btf.as_raw_fd() as u32)
+            .u32(76, 8)
+            .u64(80, funcs.as_ptr() as u64)
+            .u32(88, funcs.len() as u32);
+    };
+    load(name, insns, BPF_PROG_TYPE_SCHED_CLS, 0, 0, extra)
+}
+
+fn load(
+    name: &str,
+    insns: &[u64],
+    kind: u32,
+    attach_type: u32,
+    attach_btf_id: u32,
+    extra: impl FnOnce(&mut Attr),
+) -> Result<OwnedFd, String> {
     let license = c"Dual MIT/GPL";
     let mut attr = Attr::new();
-    attr.u32(0, BPF_PROG_TYPE_TRACING)
+    attr.u32(0, kind)
         .u32(4, insns.len() as u32)
         .u64(8, insns.as_ptr() as u64)
         .u64(16, license.as_ptr() as u64)
-        .u32(68, BPF_TRACE_ITER)
+        .u32(68, attach_type)
         .u32(108, attach_btf_id);
+    extra(&mut attr);
     let n = name.len().min(15);
     attr.0[48..48 + n].copy_from_slice(&name.as_bytes()[..n]);
     match attr.call_fd(BPF_PROG_LOAD) {
@@ -143,4 +191,24 @@ pub fn iter_create(link: &OwnedFd) -> io::Result<OwnedFd> {
     Attr::new()
         .u32(0, link.as_raw_fd() as u32)
         .call_fd(BPF_ITER_CREATE)
+}
+
+/// Runs `prog` once on an empty packet whose mark is `mark` (what the program reads to know its
+/// job); returns the program's return value.
+pub fn test_run(prog: &OwnedFd, mark: u32) -> io::Result<u32> {
+    // An Ethernet header's worth of zeroes, and a `struct __sk_buff` up to and with `mark`.
+    let packet = [0u8; 14];
+    let mut ctx = [0u32; 3];
+    ctx[2] = mark;
+    let mut attr = Attr::new();
+    attr.u32(0, prog.as_raw_fd() as u32)
+        .u32(8, packet.len() as u32)
+        .u64(16, packet.as_ptr() as u64)
+        .u32(32, 1)
+        .u32(40, 12)
+        .u64(48, ctx.as_ptr() as u64)
+        .call(BPF_PROG_TEST_RUN)?;
+    Ok(u32::from_ne_bytes(
+        attr.0[4..8].try_into().expect("4 bytes"),
+    ))
 }

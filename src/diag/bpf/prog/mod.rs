@@ -5,6 +5,10 @@
 
 use crate::diag::tcp_state::{NEW_SYN_RECV, SYN_RECV, TIME_WAIT};
 
+mod hash;
+
+pub use hash::{HashOffsets, Job, Table, hash};
+
 /// The map value: TCP sockets per state (u32 each), UDP sockets (u32), then the TCP and the UDP
 /// local-port bitmaps (bit `port % 8` of byte `port / 8`).
 pub struct Layout;
@@ -32,16 +36,13 @@ impl Layout {
 /// Where the programs read, in bytes, from the kernel's BTF.
 #[derive(Debug, Clone, Copy)]
 pub struct Offsets {
-    /// `bpf_iter__tcp.sk_common` and `bpf_iter__udp.udp_sk` in the program's context.
-    pub tcp_ctx_sk: i16,
+    /// `bpf_iter__udp.udp_sk` in the program's context.
     pub udp_ctx_sk: i16,
     /// `sock_common.skc_state` (1 byte) and `skc_num` (2 bytes, the local port in host order).
     pub state: i16,
     pub num: i16,
     /// `skc_num` from the start of a `udp_sock`.
     pub udp_num: i16,
-    /// `tcp_timewait_sock`'s `tw_substate` (1 byte): TIME_WAIT or FIN_WAIT2.
-    pub tw_substate: i16,
     /// `bpf_iter__task_file.file`, `socket.sk`, `sock.sk_protocol` (2 bytes),
     /// `sock_common.skc_net` (the `struct net` pointer) and `net.ns.inum` (4 bytes).
     pub file_ctx_file: i16,
@@ -79,11 +80,19 @@ const CALL: u8 = 0x85;
 const EXIT: u8 = 0x95;
 const LD_IMM64: u8 = 0x18;
 const PSEUDO_MAP_FD: u8 = 1;
+const PSEUDO_MAP_VALUE: u8 = 2;
+const PSEUDO_FUNC: u8 = 4;
+const MUL_K: u8 = 0x27;
+const MUL_X: u8 = 0x2f;
+const OR_K: u8 = 0x47;
+const JGE_X: u8 = 0x3d;
+const HELPER_GET_CURRENT_TASK: i32 = 35;
+const HELPER_PROBE_READ_KERNEL: i32 = 113;
+const HELPER_LOOP: i32 = 181;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 const HELPER_MAP_UPDATE_ELEM: i32 = 2;
 const HELPER_SOCK_FROM_FILE: i32 = 162;
 const IPPROTO_TCP: i32 = 6;
-const HELPER_SKC_TO_TCP_TIMEWAIT_SOCK: i32 = 138;
 
 /// A jump target, placed once.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -93,6 +102,17 @@ enum Label {
     Count,
     Port,
     New,
+    // The hash walk's own.
+    Listening,
+    Walk,
+    Callback,
+    Socket,
+    EndOfChain,
+    NextBucket,
+    Stop,
+    Return,
+    Next,
+    Head,
 }
 
 /// Instructions with forward jumps patched when their label is placed.
@@ -127,10 +147,41 @@ impl Asm {
         let here = self.insns.len();
         for (at, _) in self.pending.iter().filter(|(_, l)| *l == label) {
             let off = (here - at - 1) as u64;
-            self.insns[*at] |= (off & 0xffff) << 16;
+            if self.insns[*at] & 0xff == u64::from(LD_IMM64) {
+                // A function's address: the distance goes in the immediate.
+                self.insns[*at] |= (off & 0xffff_ffff) << 32;
+            } else {
+                self.insns[*at] |= (off & 0xffff) << 16;
+            }
         }
         self.pending.retain(|(_, l)| *l != label);
         self
+    }
+    /// `dst` = the address of the function placed at `label` (a callback for a helper).
+    fn func(&mut self, dst: u8, label: Label) -> &mut Asm {
+        self.pending.push((self.insns.len(), label));
+        self.op(LD_IMM64, dst, PSEUDO_FUNC, 0, 0).op(0, 0, 0, 0, 0)
+    }
+    /// `dst` = a pointer `off` bytes into element 0 of the array map `map_fd`.
+    fn map_value(&mut self, dst: u8, map_fd: i32, off: i32) -> &mut Asm {
+        self.op(LD_IMM64, dst, PSEUDO_MAP_VALUE, 0, map_fd)
+            .op(0, 0, 0, 0, off)
+    }
+    /// Reads `len` bytes at kernel address r3 into the stack at `fp + at` (r0: 0 or an error).
+    fn read_kernel(&mut self, at: i16, len: i32) -> &mut Asm {
+        self.op(MOV_X, 1, 10, 0, 0)
+            .op(ADD_K, 1, 0, 0, i32::from(at))
+            .op(MOV_K, 2, 0, 0, len)
+            .op(CALL, 0, 0, 0, HELPER_PROBE_READ_KERNEL)
+    }
+    /// r3 = the pointer at kernel address `base + off` (`base` a register), through the stack
+    /// at `fp + at`; a failed read ends the program.
+    fn deref(&mut self, base: u8, off: i32, at: i16, to: Label) -> &mut Asm {
+        self.op(MOV_X, 3, base, 0, 0)
+            .op(ADD_K, 3, 0, 0, off)
+            .read_kernel(at, 8)
+            .jump(JNE_K, 0, 0, to)
+            .op(LDX_DW, 3, 10, at, 0)
     }
     /// r1 = `map_fd` as the verifier wants a map argument.
     fn map(&mut self, map_fd: i32) -> &mut Asm {
@@ -179,30 +230,6 @@ impl Asm {
         assert!(self.pending.is_empty(), "a jump to a label never placed");
         std::mem::take(&mut self.insns)
     }
-}
-
-/// `iter/tcp`: full sockets, request sockets (NEW_SYN_RECV, counted as SYN_RECV as inet_diag
-/// reports them) and TIME_WAIT sockets (counted by their substate, as inet_diag does).
-pub fn tcp(o: &Offsets, map_fd: i32) -> Vec<u64> {
-    let mut a = Asm::default();
-    a.op(LDX_DW, 6, 1, o.tcp_ctx_sk, 0)
-        .jump(JEQ_K, 6, 0, Label::Exit)
-        .op(LDX_B, 7, 6, o.state, 0)
-        .op(LDX_H, 8, 6, o.num, 0)
-        .jump(JNE_K, 7, i32::from(TIME_WAIT), Label::NotTimeWait)
-        .op(MOV_X, 1, 6, 0, 0)
-        .op(CALL, 0, 0, 0, HELPER_SKC_TO_TCP_TIMEWAIT_SOCK)
-        .jump(JEQ_K, 0, 0, Label::Exit)
-        .op(LDX_B, 7, 0, o.tw_substate, 0)
-        .jump(JA, 0, 0, Label::Count)
-        .place(Label::NotTimeWait)
-        .jump(JNE_K, 7, i32::from(NEW_SYN_RECV), Label::Count)
-        .op(MOV_K, 7, 0, 0, i32::from(SYN_RECV))
-        .place(Label::Count)
-        .lookup(map_fd)
-        .count(0, Layout::STATES)
-        .set_port(Layout::TCP_PORTS);
-    a.finish()
 }
 
 /// `iter/udp`: every UDP socket (IPv4 and IPv6 share the table) counted, its port marked.
@@ -291,19 +318,17 @@ mod tests {
     #[test]
     fn jumps_land_on_their_labels_and_every_path_ends() {
         let o = Offsets {
-            tcp_ctx_sk: 8,
             udp_ctx_sk: 8,
             state: 18,
             num: 14,
             udp_num: 14,
-            tw_substate: 140,
             file_ctx_file: 24,
             socket_sk: 24,
             sk_protocol: 532,
             skc_net: 48,
             net_inum: 184,
         };
-        for prog in [tcp(&o, 3), udp(&o, 3), bound(&o, 3, 4)] {
+        for prog in [udp(&o, 3), bound(&o, 3, 4)] {
             assert_eq!(prog[prog.len() - 1] & 0xff, u64::from(EXIT));
             for (i, &w) in prog.iter().enumerate() {
                 let code = (w & 0xff) as u8;

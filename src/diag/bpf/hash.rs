@@ -1,0 +1,168 @@
+//! Runs the hash-walk program ([`prog::hash`]) over the calling thread's TCP tables: the
+//! established table cut into bucket ranges, one job each, plus one job for the listening table;
+//! as many threads as the machine has CPUs take the jobs, each run by run (a run stops after
+//! [`Hash::STEPS`] steps and the next goes on from there). The counts of all jobs are added up
+//! here.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::prog::{self, HashOffsets, Job, Layout, Table};
+use super::{btf, sys};
+
+/// Walks again when a chain strayed (a socket freed and reused while read); after this many
+/// walks the counts stand as they are.
+const TRIES: usize = 3;
+
+pub struct HashWalk {
+    prog: OwnedFd,
+    map: OwnedFd,
+    jobs: u32,
+    threads: usize,
+    /// Buckets of the established table, as the last run found them.
+    buckets: u32,
+    value: Vec<u8>,
+    /// What the last [`HashWalk::walk`] counted: TCP sockets per state and their ports.
+    pub states: [u32; Layout::STATES],
+    pub ports: Box<[u8; Layout::BITMAP]>,
+    /// Walks that strayed in the last sample (each walked again, up to [`TRIES`] in all).
+    pub strays: u32,
+}
+
+fn u32_at(v: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(v[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn put(v: &mut [u8], at: usize, n: u32) {
+    v[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+}
+
+impl HashWalk {
+    /// Loads the program for `threads` threads (two established-table jobs a thread) and finds
+    /// the size of the calling thread's established table.
+    pub fn open(offsets: &HashOffsets, threads: usize) -> Result<HashWalk, String> {
+        let threads = threads.clamp(1, 64);
+        let jobs = 1 + 2 * threads as u32;
+        let len = Job::LEN * jobs as usize;
+        let map =
+            sys::array_map(len as u32).map_err(|e| format!("cannot create a BPF map: {e}"))?;
+        let (insns, callback) = prog::hash(offsets, map.as_raw_fd(), jobs);
+        let btf = sys::load_btf(&btf::program_funcs())
+            .map_err(|e| format!("cannot load the TCP hash walk's BTF: {e}"))?;
+        let funcs = [[0, btf::MAIN], [callback, btf::CALLBACK]];
+        let prog = sys::load_runnable("conntrend_hash", &insns, &btf, &funcs)
+            .map_err(|e| format!("the kernel refused the TCP hash walk: {e}"))?;
+        let walk = HashWalk {
+            prog,
+            map,
+            jobs,
+            threads,
+            buckets: 0,
+            value: vec![0; len],
+            states: [0; Layout::STATES],
+            ports: Box::new([0; Layout::BITMAP]),
+            strays: 0,
+        };
+        Ok(walk)
+    }
+
+    /// Job `j`'s table and bucket range: job 0 walks the listening table, the others equal
+    /// parts of the established one (none while its size is not known: they only find it).
+    fn plan(&self, j: u32) -> (Table, u32, u32) {
+        if j == 0 {
+            return (Table::Listening, 0, u32::MAX);
+        }
+        if self.buckets == 0 {
+            return (Table::Established, 0, 0);
+        }
+        let parts = u64::from(self.jobs - 1);
+        let at = |k: u64| (u64::from(self.buckets) * k / parts) as u32;
+        let k = u64::from(j - 1);
+        let end = if k + 1 == parts { u32::MAX } else { at(k + 1) };
+        (Table::Established, at(k), end)
+    }
+
+    /// Walks both tables of the calling thread's network namespace into [`HashWalk::states`]
+    /// and [`HashWalk::ports`].
+    pub fn walk(&mut self) -> io::Result<()> {
+        self.strays = 0;
+        for _ in 0..TRIES {
+            self.value.fill(0);
+            for j in 0..self.jobs {
+                let (table, first, end) = self.plan(j);
+                let slot = &mut self.value[j as usize * Job::LEN..][..Job::LEN];
+                put(slot, Job::TABLE, table as u32);
+                put(slot, Job::FIRST, first);
+                put(slot, Job::END, end);
+            }
+            sys::map_write(&self.map, &self.value)?;
+            self.run_all()?;
+            sys::map_read(&self.map, &mut self.value)?;
+            let size = u32_at(&self.value, Job::LEN + Job::SIZE);
+            if size != self.buckets {
+                // The first walk, or a namespace with a table of its own: the parts were cut
+                // for another size, so again with this one.
+                self.buckets = size;
+                return self.walk();
+            }
+            let strays: u32 = self
+                .value
+                .chunks(Job::LEN)
+                .map(|s| u32_at(s, Job::STRAYS))
+                .sum();
+            if strays == 0 {
+                break;
+            }
+            self.strays += 1;
+        }
+        self.add_up();
+        Ok(())
+    }
+
+    /// Runs every job to its end, on `threads` threads taking jobs as they come.
+    fn run_all(&self) -> io::Result<()> {
+        let next = AtomicU32::new(0);
+        let work = || -> io::Result<()> {
+            loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= self.jobs {
+                    return Ok(());
+                }
+                loop {
+                    match sys::test_run(&self.prog, j)? {
+                        0 => continue,
+                        1 => break,
+                        2 => return Err(io::Error::other("a hash chain outran the walk")),
+                        _ => {
+                            return Err(io::Error::other(
+                                "cannot find this network namespace's TCP tables",
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            let others: Vec<_> = (1..self.threads).map(|_| s.spawn(work)).collect();
+            let mine = work();
+            others.into_iter().fold(mine, |acc, t| {
+                let theirs = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                acc.and(theirs)
+            })
+        })
+    }
+
+    fn add_up(&mut self) {
+        self.states = [0; Layout::STATES];
+        self.ports.fill(0);
+        for slot in self.value.chunks(Job::LEN) {
+            for (s, n) in self.states.iter_mut().enumerate() {
+                *n += u32_at(slot, Job::STATES + 4 * s);
+            }
+            for (p, b) in self.ports.iter_mut().zip(&slot[Job::PORTS..]) {
+                *p |= b;
+            }
+        }
+    }
+}
