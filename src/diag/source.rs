@@ -14,8 +14,8 @@ use super::{
 /// What `--source` asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceChoice {
-    /// Netlink, falling back to /proc/net once when netlink is refused (BPF counts too, once
-    /// they pay: see `AUTO_COUNTS`).
+    /// BPF counts when they load and the run needs only counts (see [`Counting::Untried`]),
+    /// netlink otherwise, falling back to /proc/net once when netlink is refused.
     Auto,
     /// Netlink only: a refusal is an error.
     Netlink,
@@ -58,17 +58,10 @@ pub enum Counting {
     Unavailable,
 }
 
-/// Whether `--source auto` tries the BPF iterators. Not yet: measured at 1M sockets on a 2-core
-/// VM (BENCHMARKS.md, "Counting in the kernel"), the kernel's `iter/tcp` walk costs more per
-/// socket than netlink's own walk, so counting saves only the formatting (bpf 0.85x netlink's
-/// wall time with its smaller walks on a second core, 1.2x its CPU, plus ~10 ms of loading per
-/// run): auto stays netlink and BPF is `--source bpf` only. The rest of auto's path (load at the first sample
-/// that needs only counts, say why on `-v`) is kept for when it pays.
-const AUTO_COUNTS: bool = false;
-
 /// How `-v` says BPF counting started, and why auto did not use it.
-const COUNTING: &str = "source: bpf (TCP and UDP sockets counted in the kernel by BPF \
-                        iterators, bound-only TCP sockets through the open files that hold them)";
+const COUNTING: &str = "source: bpf (TCP sockets counted in the kernel by a BPF program that \
+                        walks its hash tables in parallel, UDP sockets by a BPF iterator, \
+                        bound-only TCP sockets through the open files that hold them)";
 
 const NEEDS_RECORDS: &str = "source: netlink (--source auto: this run looks at each socket's \
                              record, which the BPF counts do not give)";
@@ -91,13 +84,7 @@ impl Source {
                 Ok((netlink(socket, false, counting), None))
             }
             SourceChoice::Auto => match DiagSocket::open() {
-                Ok(socket) => {
-                    let counting = match AUTO_COUNTS {
-                        true => Counting::Untried,
-                        false => Counting::Off,
-                    };
-                    Ok((netlink(socket, true, counting), None))
-                }
+                Ok(socket) => Ok((netlink(socket, true, Counting::Untried), None)),
                 Err(e) => {
                     let proc = ProcNet::new(LIVE_PROC.as_ref());
                     proc.check()?;
@@ -126,6 +113,18 @@ impl Source {
             Source::Proc(_) => "proc",
         }
     }
+}
+
+const OWN_PID_NAMESPACE: &str = "source: netlink (--source auto: conntrend runs in a PID \
+                                 namespace of its own, where the BPF counts would miss the \
+                                 bound-only sockets of the processes it cannot see)";
+
+/// The initial PID namespace's inode number (PROC_PID_INIT_INO): the one that sees every process.
+const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
+
+fn in_initial_pid_namespace() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() == INITIAL_PID_NAMESPACE)
 }
 
 impl Counting {
@@ -243,6 +242,10 @@ impl Dump for Source {
                 *counting = Counting::Unavailable;
                 Ok((false, Some(NEEDS_RECORDS.to_string())))
             }
+            Counting::Untried if !in_initial_pid_namespace() => {
+                *counting = Counting::Unavailable;
+                Ok((false, Some(OWN_PID_NAMESPACE.to_string())))
+            }
             Counting::Untried => match Counting::load(false) {
                 Ok(ready) => {
                     *counting = ready;
@@ -251,7 +254,7 @@ impl Dump for Source {
                 Err(why) => {
                     *counting = Counting::Unavailable;
                     let note = format!(
-                        "source: netlink (--source auto could not load the BPF iterators: {why})"
+                        "source: netlink (--source auto could not load the BPF programs: {why})"
                     );
                     Ok((false, Some(note)))
                 }

@@ -189,6 +189,57 @@ fn more_bound_only_sockets_than_the_dedup_map_takes_are_dumped_instead() {
 }
 
 #[test]
+fn a_namespace_with_an_established_table_of_its_own_is_walked_whole() {
+    crate::netns::with_netns(|ns| {
+        // Namespaces made from here get a table of 1024 buckets of their own (not the host's):
+        // the walk must find it through the namespace, and cut its parts for that size.
+        std::fs::write("/proc/sys/net/ipv4/tcp_child_ehash_entries", "1024")
+            .expect("set tcp_child_ehash_entries in the test's namespace");
+        // SAFETY: unshare(2) takes no pointers; CLONE_NEWNET only moves this thread.
+        let moved = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(moved, 0, "unshare: {}", std::io::Error::last_os_error());
+        ns.lo_up();
+        assert_eq!(ns.sysctl("tcp_ehash_entries"), "1024", "a table of its own");
+        let _held = loaded(ns, 5000);
+        let m = same(ns, &[], "a table of its own, 5k sockets");
+        assert!(
+            metric(&m, "conntrend_tcp_sockets{state=\"time_wait\"}") > 4500,
+            "{m:#?}"
+        );
+    });
+}
+
+#[test]
+fn auto_stays_with_netlink_in_a_pid_namespace_of_its_own() {
+    crate::netns::with_netns(|ns| {
+        let _mix = every_state(ns);
+        require_bpf(ns);
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--"])
+            .arg(env!("CARGO_BIN_EXE_conntrend"))
+            .args(["-c", "1", "-v", "--format", "json"]);
+        let run = ns.run(cmd);
+        run.expect_code(0);
+        assert!(
+            !run.stdout().contains("\"source\":\"bpf\""),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr().contains(
+                "conntrend: source: netlink (--source auto: conntrend runs in a PID namespace \
+                 of its own"
+            ),
+            "{}",
+            run.describe()
+        );
+        let mut row = parse_json(&run.stdout()).samples.remove(0);
+        row.remove("epoch_ms");
+        assert_eq!(row, snapshot(ns, "netlink", &[]).0);
+    });
+}
+
+#[test]
 fn another_namespaces_sockets_are_never_counted() {
     let parked = crate::netns::park_netns(|ns, park| {
         let held = loaded(ns, 1000);
@@ -242,11 +293,25 @@ fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
                 .args(args);
             cmd
         };
-        // auto is netlink: not one bpf() call, no BTF read, the row root's netlink gives.
+        // auto tries BPF once: one refused bpf() call, no BTF read, one line on -v, and the row
+        // root's netlink gives.
         let (calls, btf, run) = traced(ns, &nobody(&["-v"]));
         run.expect_code(0);
-        assert_eq!((calls, btf), (0, false), "{}", run.describe());
-        assert!(!run.stderr().contains("source:"), "{}", run.describe());
+        assert_eq!((calls, btf), (1, false), "{}", run.describe());
+        assert_eq!(
+            run.stderr()
+                .lines()
+                .filter(|l| l.contains("source:"))
+                .collect::<Vec<_>>(),
+            [
+                "conntrend: source: netlink (--source auto could not load the BPF programs: \
+                 cannot create a BPF map: Operation not permitted (os error 1) (needs root, or \
+                 CAP_BPF and CAP_PERFMON))"
+            ],
+            "{}",
+            run.describe()
+        );
+        assert!(!run.stdout().contains("source=bpf"), "{}", run.describe());
         let mut row = parse_json(&run.stdout()).samples.remove(0);
         row.remove("epoch_ms");
         assert_eq!(
@@ -264,26 +329,40 @@ fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
         );
         assert_eq!(run.stdout(), "", "nothing written before the error");
 
-        // As root: auto makes no bpf() call either; bpf says so in the header and on -v, and
-        // refuses a run that needs each socket's record, before writing anything.
+        // As root auto counts in the kernel when the run needs only counts, and says so; bpf
+        // says so too, and refuses a run that needs each socket's record before writing
+        // anything, where auto stays with netlink and says why.
         require_bpf(ns);
-        let mut plain = conntrend();
-        plain.args(["-c", "1", "-o", "/dev/null"]);
-        let (calls, _, run) = traced(ns, &plain);
+        for (source, why) in [
+            ("auto", "--source auto, and this run needs only counts"),
+            ("bpf", "--source bpf"),
+        ] {
+            let mut cmd = conntrend();
+            cmd.args(["-c", "1", "-v", "--source", source]);
+            let run = ns.run(cmd);
+            run.expect_code(0);
+            assert!(
+                run.stdout().contains("  source=bpf  "),
+                "{}",
+                run.describe()
+            );
+            assert!(
+                run.stderr()
+                    .contains("conntrend: source: bpf (TCP sockets counted")
+                    && run.stderr().contains(why),
+                "{}",
+                run.describe()
+            );
+        }
+        let mut dst = conntrend();
+        dst.args(["-c", "1", "-v", "--dst"]);
+        let run = ns.run(dst);
         run.expect_code(0);
-        assert_eq!(calls, 0, "{}", run.describe());
-        let mut bpf = conntrend();
-        bpf.args(["-c", "1", "-v", "--source", "bpf"]);
-        let run = ns.run(bpf);
-        run.expect_code(0);
+        assert!(!run.stdout().contains("source=bpf"), "{}", run.describe());
         assert!(
-            run.stdout().contains("  source=bpf  "),
-            "{}",
-            run.describe()
-        );
-        assert!(
-            run.stderr()
-                .contains("conntrend: source: bpf (TCP and UDP sockets counted"),
+            run.stderr().contains(
+                "conntrend: source: netlink (--source auto: this run looks at each socket's record"
+            ),
             "{}",
             run.describe()
         );

@@ -41,7 +41,9 @@ fn assert_header(got: &str, sampling: u64, duration: &str, count: Option<u64>, d
     } else {
         format!("  duration={duration}")
     };
-    let want = format!("# conntrend 0.1.0  sampling={sampling}s{duration}{count}  range_init=");
+    let source = crate::util::auto_source();
+    let want =
+        format!("# conntrend 0.1.0  sampling={sampling}s{duration}{count}{source}  range_init=");
     let range = got.strip_prefix(&want);
     assert!(range.is_some_and(is_range), "header: want {want}LO-HI\n{d}");
 }

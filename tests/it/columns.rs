@@ -371,7 +371,10 @@ fn range_change_mid_run_shows_in_samples_and_summary() {
         let csv = parse_csv(&run.stdout());
         assert_eq!(
             csv.header,
-            format!("# conntrend 0.1.0  sampling=1s  duration=3s  range_init={LO}-{HI}")
+            format!(
+                "# conntrend 0.1.0  sampling=1s  duration=3s{}  range_init={LO}-{HI}",
+                crate::util::auto_source()
+            )
         );
         let (old, new) = (
             expected(&m.socks, &pool, "all"),

@@ -220,7 +220,8 @@ fn sample_other_with(
     w: &Worst,
 ) {
     let (out, d) = ct(cmd(), &["-c", "1", flag, arg], false);
-    let head = format!("# conntrend 0.1.0  sampling=5s  count=1  netns={path}");
+    let source = crate::util::auto_source();
+    let head = format!("# conntrend 0.1.0  sampling=5s  count=1  netns={path}{source}");
     assert_eq!(out.header, format!("{head}  range_init={range}"), "\n{d}");
     assert_eq!(out.columns, COLUMNS, "\n{d}");
     assert_eq!(

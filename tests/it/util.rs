@@ -24,6 +24,26 @@ pub fn conntrend() -> Command {
     Command::new(env!("CARGO_BIN_EXE_conntrend"))
 }
 
+/// What the header shows for `--source auto` here: `  source=bpf` where the BPF counts load
+/// (`--source bpf` works: root in the initial user namespace) and conntrend sees every process
+/// (the initial PID namespace), else nothing (netlink). Decided once, from those two facts.
+pub fn auto_source() -> &'static str {
+    static AUTO: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    AUTO.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        let all_pids = std::fs::metadata("/proc/self/ns/pid").is_ok_and(|m| m.ino() == 0xEFFF_FFFC);
+        let loads = conntrend()
+            .args(["-c", "1", "--source", "bpf", "-o", "/dev/null"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if all_pids && loads {
+            "  source=bpf"
+        } else {
+            ""
+        }
+    })
+}
+
 /// What one finished run left behind.
 pub struct Run {
     pub cmdline: String,

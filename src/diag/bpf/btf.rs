@@ -344,6 +344,13 @@ mod tests {
     }
 
     #[test]
+    fn the_programs_function_blob_reads_back_with_both_functions() {
+        let btf = Btf::index(Cursor::new(program_funcs()), &["main", "callback"]).unwrap();
+        assert_eq!(btf.func("main"), Ok(MAIN));
+        assert_eq!(btf.func("callback"), Ok(CALLBACK));
+    }
+
+    #[test]
     fn fields_inside_anonymous_members_and_functions_are_found() {
         let names = ["outer", "a", "b", "c", "d", "f", "g"];
         let mut btf = Btf::index(Cursor::new(blob()), &names).unwrap();

@@ -15,6 +15,23 @@ use super::{btf, sys};
 /// walks the counts stand as they are.
 const TRIES: usize = 3;
 
+/// Job `j` of `jobs`: its table and bucket range. Job 0 walks the listening table, the others
+/// equal parts of the established one of `buckets` buckets (0 while its size is not known: then
+/// they only find it), the last open-ended.
+fn plan(jobs: u32, buckets: u32, j: u32) -> (Table, u32, u32) {
+    if j == 0 {
+        return (Table::Listening, 0, u32::MAX);
+    }
+    if buckets == 0 {
+        return (Table::Established, 0, 0);
+    }
+    let parts = u64::from(jobs - 1);
+    let at = |k: u64| (u64::from(buckets) * k / parts) as u32;
+    let k = u64::from(j - 1);
+    let end = if k + 1 == parts { u32::MAX } else { at(k + 1) };
+    (Table::Established, at(k), end)
+}
+
 pub struct HashWalk {
     prog: OwnedFd,
     map: OwnedFd,
@@ -67,22 +84,6 @@ impl HashWalk {
         Ok(walk)
     }
 
-    /// Job `j`'s table and bucket range: job 0 walks the listening table, the others equal
-    /// parts of the established one (none while its size is not known: they only find it).
-    fn plan(&self, j: u32) -> (Table, u32, u32) {
-        if j == 0 {
-            return (Table::Listening, 0, u32::MAX);
-        }
-        if self.buckets == 0 {
-            return (Table::Established, 0, 0);
-        }
-        let parts = u64::from(self.jobs - 1);
-        let at = |k: u64| (u64::from(self.buckets) * k / parts) as u32;
-        let k = u64::from(j - 1);
-        let end = if k + 1 == parts { u32::MAX } else { at(k + 1) };
-        (Table::Established, at(k), end)
-    }
-
     /// Walks both tables of the calling thread's network namespace into [`HashWalk::states`]
     /// and [`HashWalk::ports`].
     pub fn walk(&mut self) -> io::Result<()> {
@@ -90,7 +91,7 @@ impl HashWalk {
         for _ in 0..TRIES {
             self.value.fill(0);
             for j in 0..self.jobs {
-                let (table, first, end) = self.plan(j);
+                let (table, first, end) = plan(self.jobs, self.buckets, j);
                 let slot = &mut self.value[j as usize * Job::LEN..][..Job::LEN];
                 put(slot, Job::TABLE, table as u32);
                 put(slot, Job::FIRST, first);
@@ -163,6 +164,36 @@ impl HashWalk {
             for (p, b) in self.ports.iter_mut().zip(&slot[Job::PORTS..]) {
                 *p |= b;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_cover_the_established_table_once_and_the_listening_table_whole() {
+        for (jobs, buckets) in [(2, 1), (3, 1024), (5, 262_144), (9, 1000), (33, 7)] {
+            assert_eq!(plan(jobs, buckets, 0), (Table::Listening, 0, u32::MAX));
+            let mut next = 0;
+            for j in 1..jobs {
+                let (table, first, end) = plan(jobs, buckets, j);
+                assert_eq!(
+                    (table, first),
+                    (Table::Established, next),
+                    "{jobs} {buckets} {j}"
+                );
+                assert!(end >= first);
+                next = end;
+            }
+            assert_eq!(
+                next,
+                u32::MAX,
+                "the last part runs to the table's end, whatever it is"
+            );
+            // Before the size is known the parts are empty: they only find it.
+            assert_eq!(plan(jobs, 0, jobs - 1), (Table::Established, 0, 0));
         }
     }
 }

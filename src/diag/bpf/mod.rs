@@ -188,7 +188,7 @@ impl Iterators {
             sys::iter_link(&prog)
                 .map_err(|e| Unavailable(format!("cannot attach the {name} iterator: {e}")))
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = threads()?;
         let tcp = HashWalk::open(&hash_offsets, threads).map_err(Unavailable)?;
         let udp = load("conntrend_udp", "bpf_iter_udp", prog::udp(&offsets, fd))?;
         let insns = prog::bound(&offsets, fd, seen.as_raw_fd());
@@ -280,6 +280,21 @@ impl Iterators {
         Ok(&mut self.counts)
     }
 }
+
+/// How many threads walk the TCP table: one per CPU, or `CONNTREND_BPF_THREADS` (1 to 64).
+fn threads() -> Result<usize, Unavailable> {
+    match std::env::var(THREADS) {
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n @ 1..=64) => Ok(n),
+            _ => Err(Unavailable(format!(
+                "{THREADS}={v}: not a number of threads from 1 to 64"
+            ))),
+        },
+        Err(_) => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+const THREADS: &str = "CONNTREND_BPF_THREADS";
 
 /// Linux 6.5 and later list bound-only TCP sockets through sock_diag (the BOUND_INACTIVE state);
 /// earlier ones do not, and neither do the counts then.

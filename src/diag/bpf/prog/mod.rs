@@ -328,7 +328,33 @@ mod tests {
             skc_net: 48,
             net_inum: 184,
         };
-        for prog in [udp(&o, 3), bound(&o, 3, 4)] {
+        let h = HashOffsets {
+            task_nsproxy: 3000,
+            nsproxy_net: 48,
+            net_hashinfo: 1200,
+            ehash: 0,
+            ehash_mask: 16,
+            lhash2: 64,
+            lhash2_mask: 60,
+            ehash_bucket: 8,
+            lhash2_bucket: 16,
+            lhash2_head: 8,
+            node: 104,
+            net: 48,
+            state: 18,
+            num: 14,
+            tw_substate: 140,
+        };
+        let (walk, callback) = hash(&h, 3, 5);
+        let callback = callback as usize;
+        // The one function reference is the callback's start; both functions end in EXIT.
+        let refs: Vec<usize> = (0..walk.len())
+            .filter(|&i| walk[i] & 0xff == u64::from(LD_IMM64) && (walk[i] >> 12) & 0xf == 4)
+            .map(|i| i + 1 + (walk[i] >> 32) as u32 as usize)
+            .collect();
+        assert_eq!(refs, [callback]);
+        assert_eq!(walk[callback - 1] & 0xff, u64::from(EXIT));
+        for prog in [udp(&o, 3), bound(&o, 3, 4), walk] {
             assert_eq!(prog[prog.len() - 1] & 0xff, u64::from(EXIT));
             for (i, &w) in prog.iter().enumerate() {
                 let code = (w & 0xff) as u8;
