@@ -1,10 +1,10 @@
 //! Issue 22's figures: one plain sample at `--source-load` (1M) sockets, the loads' mix (~94%
-//! TIME_WAIT), counted in the kernel by BPF iterators (`--source bpf`) against today's netlink
-//! path (`--source netlink`) and `ss -tan`, with two rows that show where the time goes: the
-//! one-walk drain floor (the netlink dumps read and thrown away: what the kernel spends formatting
-//! and copying) and `conntrend conns -F state=bound` (the bound-only TCP dump the bpf source still
-//! makes: one walk of the established hash without formatting). Both sources' samples are
-//! checked equal first. Builds, measures and prints its table.
+//! TIME_WAIT), counted in the kernel (`--source bpf`: a BPF program walks the TCP hash tables, one
+//! thread per CPU) against today's netlink path (`--source netlink`) and `ss -tan`, with two rows
+//! that show where the time goes: the same BPF walk on one thread (`CONNTREND_BPF_THREADS=1`: what
+//! the cores add), and the one-walk drain floor (the netlink dumps read and thrown away: what the
+//! kernel spends walking, formatting and copying). Both sources' samples are checked equal first.
+//! Builds, measures and prints its table.
 
 use std::fmt::Write as _;
 use std::io;
@@ -34,9 +34,9 @@ const ROWS: [(&str, &[&str], Bin); 5] = [
         Bin::Bench,
     ),
     (
-        "conntrend conns -F state=bound",
-        &["conns", "-F", "state=bound"],
-        Bin::Conntrend,
+        "conntrend -c 1 --source bpf, one thread",
+        &["-c", "1", "--source", "bpf", "-o", "/dev/null"],
+        Bin::OneThread,
     ),
 ];
 
@@ -45,6 +45,8 @@ enum Bin {
     Conntrend,
     Ss,
     Bench,
+    /// conntrend through `env CONNTREND_BPF_THREADS=1` (one exec more, well under a millisecond).
+    OneThread,
 }
 
 pub struct Sources {
@@ -81,12 +83,13 @@ pub fn measure(
     eprintln!("sources: {check}");
     let argv = |k: usize| -> Vec<&str> {
         let (_, args, bin) = ROWS[k];
-        let first = match bin {
-            Bin::Conntrend => conntrend,
-            Bin::Ss => "ss",
-            Bin::Bench => me,
+        let first: &[&str] = match bin {
+            Bin::Conntrend => &[conntrend],
+            Bin::Ss => &["ss"],
+            Bin::Bench => &[me],
+            Bin::OneThread => &["env", "CONNTREND_BPF_THREADS=1", conntrend],
         };
-        std::iter::once(first).chain(args.iter().copied()).collect()
+        first.iter().chain(args).copied().collect()
     };
     let (runs, note) =
         crate::alternate::<5>(runs, &load, |k, _| Ok(launcher.run(&argv(k), false)?.0))?;

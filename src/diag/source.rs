@@ -173,7 +173,7 @@ fn count<'a>(
         by_files = false;
     }
     let counts = iter.read().map_err(failed)?;
-    let mut interrupted = false;
+    let mut interrupted = !counts.settled();
     if protocols.tcp && !by_files {
         let add = |r: Record<'_>| counts.add_tcp(&r);
         interrupted = bound.dump(Family::Both, Protocol::Tcp, add)?.interrupted;

@@ -43,8 +43,10 @@ pub struct HashWalk {
     /// What the last [`HashWalk::walk`] counted: TCP sockets per state and their ports.
     pub states: [u32; Layout::STATES],
     pub ports: Box<[u8; Layout::BITMAP]>,
-    /// Walks that strayed in the last sample (each walked again, up to [`TRIES`] in all).
-    pub strays: u32,
+    /// Whether the last [`HashWalk::walk`] ended with a walk that never strayed (else every
+    /// one of its [`TRIES`] did, and the counts are the last one's, like a netlink dump that
+    /// kept being interrupted).
+    pub settled: bool,
 }
 
 fn u32_at(v: &[u8], at: usize) -> u32 {
@@ -79,7 +81,7 @@ impl HashWalk {
             value: vec![0; len],
             states: [0; Layout::STATES],
             ports: Box::new([0; Layout::BITMAP]),
-            strays: 0,
+            settled: true,
         };
         Ok(walk)
     }
@@ -87,7 +89,7 @@ impl HashWalk {
     /// Walks both tables of the calling thread's network namespace into [`HashWalk::states`]
     /// and [`HashWalk::ports`].
     pub fn walk(&mut self) -> io::Result<()> {
-        self.strays = 0;
+        self.settled = false;
         for _ in 0..TRIES {
             self.value.fill(0);
             for j in 0..self.jobs {
@@ -113,9 +115,9 @@ impl HashWalk {
                 .map(|s| u32_at(s, Job::STRAYS))
                 .sum();
             if strays == 0 {
+                self.settled = true;
                 break;
             }
-            self.strays += 1;
         }
         self.add_up();
         Ok(())

@@ -84,6 +84,7 @@ impl std::fmt::Display for Unavailable {
 /// What one walk counted, as the map holds it.
 pub struct Counts {
     value: Box<[u8; Layout::LEN]>,
+    settled: bool,
 }
 
 impl Counts {
@@ -113,6 +114,12 @@ impl Counts {
         self.value[at..at + Layout::BITMAP]
             .try_into()
             .expect("bitmap size")
+    }
+
+    /// False when every walk of the TCP table strayed (see [`hash`]): counts that may be off, as
+    /// a netlink dump that kept being interrupted.
+    pub fn settled(&self) -> bool {
+        self.settled
     }
 
     /// True when the bound-only walk met more sockets than its dedup map may hold exactly.
@@ -203,6 +210,7 @@ impl Iterators {
             generation: 0,
             counts: Counts {
                 value: Box::new([0; Layout::LEN]),
+                settled: true,
             },
             drain: vec![0; 4096],
         })
@@ -247,6 +255,7 @@ impl Iterators {
         self.generation = self.generation.wrapping_add(1).max(1);
         self.tcp.states = [0; Layout::STATES];
         self.tcp.ports.fill(0);
+        self.tcp.settled = true;
         let v = &mut self.counts.value;
         v.fill(0);
         v[Layout::NETNS..Layout::NETNS + 4].copy_from_slice(&netns.to_ne_bytes());
@@ -258,6 +267,7 @@ impl Iterators {
     /// The counts of the walks since [`Iterators::zero`], the bound-only sockets folded into
     /// TCP's CLOSE count and port bitmap.
     pub fn read(&mut self) -> std::io::Result<&mut Counts> {
+        self.counts.settled = self.tcp.settled;
         let v = &mut self.counts.value;
         sys::map_read(&self.map, &mut v[..])?;
         let close = 4 * usize::from(tcp_state::CLOSE);
