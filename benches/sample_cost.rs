@@ -157,7 +157,7 @@ fn bench(o: &Options) -> io::Result<()> {
         .loads
         .iter()
         .copied()
-        .chain([o.conns_million, o.source_load, o.ct_load])
+        .chain([o.conns_million, o.source_load, o.source_estab, o.ct_load])
         .max()
         .unwrap_or(0) as u64;
     let fds = netns::raise_nofile((most / 5 + 10_000).max(65_536))? as usize;
@@ -188,12 +188,17 @@ fn bench(o: &Options) -> io::Result<()> {
             conns.push(c);
         }
     }
-    let sources = (o.source_load > 0)
-        .then(|| {
+    let mut sources = Vec::new();
+    for (kind, total) in [
+        (sources::Kind::Mix, o.source_load),
+        (sources::Kind::Established, o.source_estab),
+    ] {
+        if total > 0 {
             let (runs, bin) = (o.runs, &o.conntrend);
-            sources::measure(o.source_load, runs, bin, &me, (threads, fds), quiet)
-        })
-        .transpose()?;
+            let s = sources::measure(kind, total, runs, bin, &me, (threads, fds), quiet)?;
+            sources.push(s);
+        }
+    }
     let ct_show = (o.ct_entries > 0)
         .then(|| conntrack::measure_show(o, &me, quiet))
         .transpose()?;
@@ -239,7 +244,7 @@ fn bench(o: &Options) -> io::Result<()> {
     if !conns.is_empty() {
         println!("\n{}", conns_report::report(&conns));
     }
-    if let Some(s) = &sources {
+    for s in &sources {
         println!("\n{}", s.report());
     }
     if ct_show.is_some() || ct_columns.is_some() {

@@ -15,8 +15,10 @@ pub struct Options {
     /// (0: left out).
     pub conns_estab: usize,
     pub conns_million: usize,
-    /// The load of the `--source` rows (issue 22; 0: left out).
+    /// The load of the `--source` rows (issue 22; 0: left out), and the same rows on a load of
+    /// ESTABLISHED connections only, every socket an open file (0: left out).
     pub source_load: usize,
+    pub source_estab: usize,
     /// UDP entries for the `conntrack show` rows, and the load for the `--conntrack` rows (0: none).
     pub ct_entries: usize,
     pub ct_load: usize,
@@ -46,6 +48,7 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         conns_estab: 100_000,
         conns_million: 1_000_000,
         source_load: 1_000_000,
+        source_estab: 200_000,
         ct_entries: 100_000,
         ct_load: 100_000,
         serve_load: 100_000,
@@ -90,6 +93,10 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
                 o.source_load = count(value()?)
                     .ok_or_else(|| bad("--source-load takes a load like 1m (0 skips)"))?
             }
+            "--source-estab" => {
+                o.source_estab = count(value()?)
+                    .ok_or_else(|| bad("--source-estab takes a load like 200k (0 skips)"))?
+            }
             "--ct-entries" => {
                 o.ct_entries = count(value()?)
                     .ok_or_else(|| bad("--ct-entries takes a count like 100k (0 skips)"))?
@@ -133,6 +140,7 @@ pub fn parse(args: &[String]) -> io::Result<Options> {
         o.conns_estab,
         o.conns_million,
         o.source_load,
+        o.source_estab,
         o.ct_entries,
         o.ct_load,
         o.serve_load,

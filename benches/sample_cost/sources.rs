@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::time::Duration;
 
-use crate::load::Load;
+use crate::load::{Load, Plan};
 use crate::measure::{Launcher, Usage, median};
 use crate::report::mb;
 use crate::{netns, probe};
@@ -49,7 +49,18 @@ enum Bin {
     OneThread,
 }
 
+/// The load the rows run on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The loads' mix: ~94% TIME_WAIT (no open file behind them).
+    Mix,
+    /// ESTABLISHED connections only, both ends held open: every socket an open file, which the
+    /// bound-only walk (`iter/task_file`) visits one by one.
+    Established,
+}
+
 pub struct Sources {
+    pub kind: Kind,
     pub total: usize,
     pub sockets: u64,
     pub build: Duration,
@@ -61,6 +72,7 @@ pub struct Sources {
 /// Builds the load in a fresh namespace, checks that both sources print the same sample, and
 /// alternates the rows for `runs` rounds after a warm-up.
 pub fn measure(
+    kind: Kind,
     total: usize,
     runs: usize,
     conntrend: &str,
@@ -70,7 +82,11 @@ pub fn measure(
 ) -> io::Result<Sources> {
     netns::enter_fresh()?;
     crate::settle(quiet)?;
-    let load = Load::build(total, 1, threads, me, fds)?;
+    let plan = match kind {
+        Kind::Mix => Plan::new(total, 1, fds),
+        Kind::Established => Plan::established(total, fds),
+    };
+    let load = Load::with_plan(plan, threads, me)?;
     let seen = probe::floor()?;
     eprintln!(
         "sources {}: built in {:.1} s; {}",
@@ -97,6 +113,7 @@ pub fn measure(
         crate::print_walls(name, &runs.iter().map(|r| r[k].wall).collect::<Vec<_>>());
     }
     Ok(Sources {
+        kind,
         total,
         sockets: seen.sockets,
         build: load.build_time,
@@ -150,8 +167,12 @@ impl Sources {
         for (k, (name, ..)) in ROWS.iter().enumerate() {
             let first = match k {
                 0 => format!(
-                    "| {} | {} | {} ",
+                    "| {}{} | {} | {} ",
                     crate::conns::label(self.total),
+                    match self.kind {
+                        Kind::Mix => "",
+                        Kind::Established => " ESTAB",
+                    },
                     self.sockets,
                     self.runs.len()
                 ),

@@ -259,8 +259,8 @@ pub fn bound(o: &Offsets, map_fd: i32, seen_fd: i32) -> Vec<u64> {
         .jump(JEQ_K, 0, 0, Label::Exit)
         .op(LDX_DW, 6, 0, o.socket_sk, 0)
         .jump(JEQ_K, 6, 0, Label::Exit)
-        .op(LDX_H, 1, 6, o.sk_protocol, 0)
-        .jump(JNE_K, 1, IPPROTO_TCP, Label::Exit)
+        // The state and port first: they share the socket's first cache line, and most sockets
+        // (connected ones) end the program there; the protocol is lines further on.
         .op(LDX_B, 1, 6, o.state, 0)
         .jump(
             JNE_K,
@@ -270,6 +270,8 @@ pub fn bound(o: &Offsets, map_fd: i32, seen_fd: i32) -> Vec<u64> {
         )
         .op(LDX_H, 8, 6, o.num, 0)
         .jump(JEQ_K, 8, 0, Label::Exit)
+        .op(LDX_H, 1, 6, o.sk_protocol, 0)
+        .jump(JNE_K, 1, IPPROTO_TCP, Label::Exit)
         .op(LDX_DW, 1, 6, o.skc_net, 0)
         .jump(JEQ_K, 1, 0, Label::Exit)
         .op(LDX_W, 9, 1, o.net_inum, 0)
