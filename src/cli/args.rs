@@ -44,8 +44,8 @@ pub struct NsArgs {
 pub struct SourceArgs {
     /// Where sockets are read: netlink (sock_diag), bpf (counted in the kernel by BPF programs;
     /// root or CAP_BPF+CAP_PERFMON; counts only: not with --dst, --owners, serve's --dst-top,
-    /// top, conns, states), proc (/proc/net), or auto: bpf when it loads and the run needs only
-    /// counts, else netlink, falling back to /proc/net once if netlink is refused [default: auto]
+    /// top, conns), proc (/proc/net), or auto: bpf when it loads and the run needs only counts,
+    /// else netlink, falling back to /proc/net once if netlink is refused [default: auto]
     #[arg(long, value_enum, value_name = "SOURCE")]
     pub source: Option<SourceArg>,
 

@@ -226,8 +226,8 @@ impl Dump for Source {
         match counting {
             Counting::Ready { forced: true, .. } if needs_records => Err(DiagError::Bpf(
                 "--source bpf counts sockets in the kernel: it cannot give the per-socket \
-                 records this run needs (--dst, --owners, serve's --dst-top, top, conns, \
-                 states); use --source netlink or auto"
+                 records this run needs (--dst, --owners, serve's --dst-top, top, conns); \
+                 use --source netlink or auto"
                     .into(),
             )),
             Counting::Ready { said, forced, .. } => {

@@ -187,6 +187,7 @@ impl<D: Dump> Sampler<D> {
         if self.counts_in_kernel(extra.needs_records())? {
             let (counts, interrupted) = self.diag.counts(self.protocols)?;
             self.tally.add_counts(counts, self.protocols);
+            extra.add_counts(counts);
             return Ok(match interrupted {
                 true => Dumped::Interrupted,
                 false => Dumped::Clean,

@@ -12,6 +12,7 @@ pub mod owners;
 pub mod pairs;
 pub mod sample;
 
+use crate::diag::bpf::Counts;
 use crate::diag::{Protocol, Record};
 use crate::probes::pool::Pool;
 
@@ -26,6 +27,8 @@ pub trait Visit {
     fn needs_records(&self) -> bool {
         true
     }
+    /// The sample was counted in the kernel instead (only for a visitor that needs no records).
+    fn add_counts(&mut self, _counts: &Counts) {}
 }
 
 /// Nothing extra: the timeline's own path.
@@ -54,6 +57,11 @@ impl<V: Visit> Visit for Option<V> {
     fn needs_records(&self) -> bool {
         self.as_ref().is_some_and(V::needs_records)
     }
+    fn add_counts(&mut self, counts: &Counts) {
+        if let Some(v) = self {
+            v.add_counts(counts);
+        }
+    }
 }
 
 /// Two visitors in the same pass.
@@ -70,6 +78,10 @@ impl<A: Visit, B: Visit> Visit for (A, B) {
     fn needs_records(&self) -> bool {
         self.0.needs_records() || self.1.needs_records()
     }
+    fn add_counts(&mut self, counts: &Counts) {
+        self.0.add_counts(counts);
+        self.1.add_counts(counts);
+    }
 }
 
 /// A visitor lent to one pass and kept by its owner for the next (memory across samples).
@@ -83,5 +95,8 @@ impl<V: Visit> Visit for &mut V {
     }
     fn needs_records(&self) -> bool {
         (**self).needs_records()
+    }
+    fn add_counts(&mut self, counts: &Counts) {
+        (**self).add_counts(counts);
     }
 }

@@ -163,6 +163,74 @@ fn bpf_equals_netlink_with_every_state_and_100k_sockets() {
     });
 }
 
+/// `conntrend states` (with `--all` or not) through netlink, bpf, netlink: once both netlink
+/// objects agree, the bpf one must be the same. Returns it.
+fn same_states(ns: &NetNs, all: bool, what: &str) -> serde_json::Value {
+    let states = |source: &str| {
+        let mut cmd = conntrend();
+        cmd.args(["states", "--source", source]);
+        if all {
+            cmd.arg("--all");
+        }
+        let run = ns.run(cmd);
+        run.expect_code(0);
+        serde_json::from_str::<serde_json::Value>(&run.stdout()).expect("one JSON object")
+    };
+    require_bpf(ns);
+    for _ in 0..3 {
+        let (before, bpf, after) = (states("netlink"), states("bpf"), states("netlink"));
+        if before == after {
+            assert_eq!(bpf, before, "{what}: bpf (left) against netlink (right)");
+            return before;
+        }
+    }
+    panic!("{what}: the socket table kept changing between two netlink samples");
+}
+
+#[test]
+fn states_counted_in_the_kernel_equal_netlinks_by_family_and_peer() {
+    crate::netns::with_netns(|ns| {
+        let _held = loaded(ns, 1000);
+        let peers = same_states(ns, false, "states, every state + 1k");
+        let all = same_states(ns, true, "states --all, every state + 1k");
+        // Listeners, unconnected UDP and bound-only sockets have no peer: only --all counts
+        // them; the connected ones are in both, by family.
+        for table in ["tcp4", "tcp6"] {
+            assert_eq!(peers[table]["LISTEN"], 0, "{table}: {peers}");
+            assert!(all[table]["LISTEN"].as_u64() > Some(0), "{table}: {all}");
+            assert!(
+                peers[table]["ESTABLISHED"].as_u64() > Some(0),
+                "{table}: {peers}"
+            );
+            assert!(
+                peers[table]["SYN_RECV"].as_u64() > Some(0),
+                "{table}: {peers}"
+            );
+        }
+        assert_eq!(peers["tcp"]["CLOSE"], 0, "{peers}");
+        assert_eq!(
+            all["tcp"]["CLOSE"], 3,
+            "the three bound-only sockets: {all}"
+        );
+        assert_eq!(
+            peers["udp6"]["ESTABLISHED"], 1,
+            "the connected UDP socket: {peers}"
+        );
+        assert_eq!(peers["udp4"]["CLOSE"], 0, "{peers}");
+        assert!(all["udp4"]["CLOSE"].as_u64() >= Some(2), "{all}");
+    });
+}
+
+#[test]
+fn states_counted_in_the_kernel_equal_netlinks_at_100k_sockets() {
+    crate::netns::with_netns(|ns| {
+        let _held = loaded(ns, 100_000);
+        let peers = same_states(ns, false, "states, every state + 100k");
+        assert!(peers["tcp"]["TIME_WAIT"].as_u64() > Some(90_000), "{peers}");
+        same_states(ns, true, "states --all, every state + 100k");
+    });
+}
+
 #[test]
 fn more_bound_only_sockets_than_the_dedup_map_takes_are_dumped_instead() {
     crate::netns::with_netns(|ns| {

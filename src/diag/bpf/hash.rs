@@ -42,6 +42,8 @@ pub struct HashWalk {
     value: Vec<u8>,
     /// What the last [`HashWalk::walk`] counted: TCP sockets per state and their ports.
     pub states: [u32; Layout::STATES],
+    /// By family, peer and state ([`Layout::by_family`]).
+    pub families: [u32; Layout::FAMILIES / 4],
     pub ports: Box<[u8; Layout::BITMAP]>,
     /// Whether the last [`HashWalk::walk`] ended with a walk that never strayed (else every
     /// one of its [`TRIES`] did, and the counts are the last one's, like a netlink dump that
@@ -80,6 +82,7 @@ impl HashWalk {
             buckets: 0,
             value: vec![0; len],
             states: [0; Layout::STATES],
+            families: [0; Layout::FAMILIES / 4],
             ports: Box::new([0; Layout::BITMAP]),
             settled: true,
         };
@@ -158,10 +161,14 @@ impl HashWalk {
 
     fn add_up(&mut self) {
         self.states = [0; Layout::STATES];
+        self.families = [0; Layout::FAMILIES / 4];
         self.ports.fill(0);
         for slot in self.value.chunks(Job::LEN) {
             for (s, n) in self.states.iter_mut().enumerate() {
                 *n += u32_at(slot, Job::STATES + 4 * s);
+            }
+            for (i, n) in self.families.iter_mut().enumerate() {
+                *n += u32_at(slot, Job::FAMILIES + 4 * i);
             }
             for (p, b) in self.ports.iter_mut().zip(&slot[Job::PORTS..]) {
                 *p |= b;

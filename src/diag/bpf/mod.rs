@@ -17,7 +17,7 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use hash::HashWalk;
-use prog::{HashOffsets, Layout, Offsets};
+use prog::{HashOffsets, Layout, Offsets, PeerFields};
 
 use super::{Protocol, Record, tcp_state};
 
@@ -25,7 +25,10 @@ use super::{Protocol, Record, tcp_state};
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Every name looked up in the BTF.
-const NAMES: [&str; 40] = [
+const NAMES: [&str; 43] = [
+    "skc_family",
+    "skc_daddr",
+    "skc_v6_daddr",
     "task_struct",
     "nsproxy",
     "net_ns",
@@ -88,6 +91,9 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The states counted apart ([`Counts::by_family`]); later ones are not counted.
+    pub const STATES: usize = Layout::STATES;
+
     fn u32_at(&self, at: usize) -> u32 {
         u32::from_ne_bytes(self.value[at..at + 4].try_into().expect("4 bytes"))
     }
@@ -103,6 +109,26 @@ impl Counts {
 
     pub fn udp_sockets(&self) -> u32 {
         self.u32_at(Layout::UDP_SOCKETS)
+    }
+
+    /// `protocol`'s sockets of family IPv6 (`v6`) or IPv4, with a remote address (`peer`) or
+    /// without, in `state` (the kernel's number, request sockets as SYN_RECV, TIME_WAIT ones by
+    /// their substate, bound-only ones as CLOSE; 0 past the counters).
+    pub fn by_family(&self, protocol: Protocol, v6: bool, peer: bool, state: usize) -> u32 {
+        let block = match protocol {
+            Protocol::Tcp => Layout::TCP_FAMILIES,
+            Protocol::Udp => Layout::UDP_FAMILIES,
+        };
+        if state < Layout::STATES {
+            self.u32_at(block + Layout::by_family(v6, peer, state))
+        } else {
+            0
+        }
+    }
+
+    fn add_at(&mut self, at: usize, n: u32) {
+        let sum = self.u32_at(at) + n;
+        self.value[at..at + 4].copy_from_slice(&sum.to_ne_bytes());
     }
 
     /// The local ports held by `protocol`'s sockets: bit `p % 8` of byte `p / 8`.
@@ -131,9 +157,10 @@ impl Counts {
     pub fn add_tcp(&mut self, record: &Record<'_>) {
         let state = usize::from(record.state());
         if state < Layout::STATES.min(tcp_state::COUNT) {
-            let at = 4 * state;
-            let n = self.u32_at(at) + 1;
-            self.value[at..at + 4].copy_from_slice(&n.to_ne_bytes());
+            self.add_at(4 * state, 1);
+            let v6 = record.family() == libc::AF_INET6 as u8;
+            let peer = record.dst_addr().iter().any(|&b| b != 0);
+            self.add_at(Layout::TCP_FAMILIES + Layout::by_family(v6, peer, state), 1);
         }
         let port = usize::from(record.src_port());
         self.value[Layout::TCP_PORTS + port / 8] |= 1 << (port % 8);
@@ -181,7 +208,8 @@ impl Iterators {
         let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
         let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
         let offsets = offsets(&mut btf).map_err(Unavailable)?;
-        let hash_offsets = hash_offsets(&mut btf).map_err(Unavailable)?;
+        let peer = offsets.peer;
+        let hash_offsets = hash_offsets(&mut btf, peer).map_err(Unavailable)?;
         let seen =
             sys::lru_map(SEEN).map_err(|e| Unavailable(format!("cannot create a BPF map: {e}")))?;
         let fd = map.as_raw_fd();
@@ -254,6 +282,7 @@ impl Iterators {
         let netns = std::fs::metadata("/proc/thread-self/ns/net")?.ino() as u32;
         self.generation = self.generation.wrapping_add(1).max(1);
         self.tcp.states = [0; Layout::STATES];
+        self.tcp.families = [0; Layout::FAMILIES / 4];
         self.tcp.ports.fill(0);
         self.tcp.settled = true;
         let v = &mut self.counts.value;
@@ -274,11 +303,13 @@ impl Iterators {
         let n = self.counts.u32_at(close) + self.counts.u32_at(Layout::BOUND_NEW);
         let v = &mut self.counts.value;
         v[close..close + 4].copy_from_slice(&n.to_ne_bytes());
-        for (s, n) in self.tcp.states.iter().enumerate() {
-            let at = 4 * s;
-            let sum = u32::from_ne_bytes(v[at..at + 4].try_into().expect("4 bytes")) + n;
-            v[at..at + 4].copy_from_slice(&sum.to_ne_bytes());
+        for (s, &n) in self.tcp.states.iter().enumerate() {
+            self.counts.add_at(4 * s, n);
         }
+        for (i, &n) in self.tcp.families.iter().enumerate() {
+            self.counts.add_at(Layout::TCP_FAMILIES + 4 * i, n);
+        }
+        let v = &mut self.counts.value;
         let (ports, bound) = v.split_at_mut(Layout::BOUND_PORTS);
         for ((t, b), h) in ports[Layout::TCP_PORTS..Layout::TCP_PORTS + Layout::BITMAP]
             .iter_mut()
@@ -341,6 +372,11 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
         i16::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
     };
     Ok(Offsets {
+        peer: PeerFields {
+            family: at("sock_common", &["skc_family"], 2)?,
+            daddr: at("sock_common", &["skc_daddr"], 4)?,
+            v6_daddr: at("sock_common", &["skc_v6_daddr"], 16)?,
+        },
         udp_ctx_sk: at("bpf_iter__udp", &["udp_sk"], 8)?,
         state: at("sock_common", &["skc_state"], 1)?,
         num: at("sock_common", &["skc_num"], 2)?,
@@ -354,7 +390,10 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
 }
 
 /// Where the TCP hash walk reads, each checked to be the size it reads.
-fn hash_offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<HashOffsets, String> {
+fn hash_offsets(
+    btf: &mut btf::Btf<std::fs::File>,
+    peer: PeerFields,
+) -> Result<HashOffsets, String> {
     let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i32, String> {
         let f = btf.field(outer, path)?;
         if f.size != size {
@@ -383,6 +422,7 @@ fn hash_offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<HashOffsets, String
         tw_substate: near(at("inet_timewait_sock", &["tw_substate"], 1)?)?,
         ehash_bucket: 0,
         lhash2_bucket: 0,
+        peer,
     };
     let size = |btf: &mut btf::Btf<std::fs::File>, name: &str| btf.size(name).map(|s| s as i32);
     Ok(HashOffsets {

@@ -3,6 +3,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::diag::bpf::Counts;
 use crate::diag::{Protocol, Record, tcp_state};
 use crate::fold::Visit;
 use crate::probes::pool::Pool;
@@ -123,6 +124,29 @@ impl Visit for StateTable {
             Protocol::Udp => 2 + v6,
         };
         self.counts[table][usize::from(record.state()).min(CODES - 1)] += 1;
+    }
+
+    /// Counts in the kernel serve it as well: by family, peer and state, as the records would.
+    fn needs_records(&self) -> bool {
+        false
+    }
+
+    fn add_counts(&mut self, counts: &Counts) {
+        let tables = [
+            (Protocol::Tcp, false),
+            (Protocol::Tcp, true),
+            (Protocol::Udp, false),
+            (Protocol::Udp, true),
+        ];
+        for (t, (protocol, v6)) in tables.into_iter().enumerate() {
+            for state in 0..Counts::STATES {
+                let mut n = counts.by_family(protocol, v6, true, state);
+                if self.all {
+                    n += counts.by_family(protocol, v6, false, state);
+                }
+                self.counts[t][state.min(CODES - 1)] += n;
+            }
+        }
     }
 }
 

@@ -38,7 +38,9 @@ impl Job {
     /// TCP sockets per state (u32 each, as [`super::Layout::STATES`]) and the port bitmap.
     pub const STATES: usize = 64;
     pub const PORTS: usize = 128;
-    pub const LEN: usize = Job::PORTS + super::Layout::BITMAP;
+    /// The sockets by family, peer and state ([`super::Layout::by_family`]).
+    pub const FAMILIES: usize = Job::PORTS + super::Layout::BITMAP;
+    pub const LEN: usize = Job::FAMILIES + super::Layout::FAMILIES;
 }
 
 /// Where the hash walk reads, in bytes, from the kernel's BTF.
@@ -65,6 +67,8 @@ pub struct HashOffsets {
     pub state: i16,
     pub num: i16,
     pub tw_substate: i16,
+    /// Its family and remote address.
+    pub peer: super::PeerFields,
 }
 
 /// The program's constants.
@@ -99,6 +103,9 @@ const SOCKET: i16 = -192;
 pub fn hash(o: &HashOffsets, map_fd: i32, jobs: u32) -> (Vec<u64>, u32) {
     let read = ([
         i32::from(o.tw_substate) + 1,
+        i32::from(o.peer.family) + 2,
+        i32::from(o.peer.daddr) + 4,
+        i32::from(o.peer.v6_daddr) + 16,
         i32::from(o.node) + 8,
         i32::from(o.net) + 8,
         i32::from(o.state) + 1,
@@ -229,6 +236,7 @@ pub fn hash(o: &HashOffsets, map_fd: i32, jobs: u32) -> (Vec<u64>, u32) {
         .op(LDX_DW, 0, 9, SLOT, 0)
         .count(Job::STATES, super::Layout::STATES)
         .set_port(Job::PORTS)
+        .count_by_family(Job::FAMILIES, 10, o.peer.shifted(SOCKET))
         .jump(JA, 0, 0, Label::Next)
         // The chain's end: its marker should name the bucket it started in.
         .place(Label::EndOfChain)

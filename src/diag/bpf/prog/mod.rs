@@ -1,7 +1,8 @@
-//! The two iterator programs, assembled here instruction by instruction (no compiler, no object
-//! file): for every socket the kernel's `iter/tcp` or `iter/udp` walk visits, count it by state
-//! and set its local port's bit in one map value laid out as [`Layout`] says. Field offsets come
-//! from the running kernel's BTF ([`Offsets`]). Pure: builds instruction words.
+//! The BPF programs, assembled here instruction by instruction (no compiler, no object file): the
+//! iterator programs for UDP (`iter/udp`) and the bound-only TCP sockets (`iter/task_file`) count
+//! each socket by state and set its local port's bit in one map value laid out as [`Layout`] says;
+//! the TCP hash walk ([`hash`]) does the same into its jobs' slots. Field offsets come from the
+//! running kernel's BTF ([`Offsets`]). Pure: builds instruction words.
 
 use crate::diag::tcp_state::{NEW_SYN_RECV, SYN_RECV, TIME_WAIT};
 
@@ -30,12 +31,44 @@ impl Layout {
     pub const UDP_PORTS: usize = Layout::TCP_PORTS + Layout::BITMAP;
     pub const BITMAP: usize = 65536 / 8;
     pub const BOUND_PORTS: usize = Layout::UDP_PORTS + Layout::BITMAP;
-    pub const LEN: usize = Layout::BOUND_PORTS + Layout::BITMAP;
+    /// TCP and UDP sockets by family, peer and state, for `states` ([`Layout::by_family`]).
+    pub const TCP_FAMILIES: usize = Layout::BOUND_PORTS + Layout::BITMAP;
+    pub const UDP_FAMILIES: usize = Layout::TCP_FAMILIES + Layout::FAMILIES;
+    pub const LEN: usize = Layout::UDP_FAMILIES + Layout::FAMILIES;
+    /// A by-family block: u32 counters for IPv4/IPv6 × without/with a peer × 16 states.
+    pub const FAMILIES: usize = 2 * 2 * Layout::STATES * 4;
+
+    /// Where in a by-family block the counter of (`v6`, `peer`, `state`) is.
+    pub fn by_family(v6: bool, peer: bool, state: usize) -> usize {
+        4 * ((usize::from(v6) * 2 + usize::from(peer)) * Layout::STATES + state)
+    }
+}
+
+/// Where a socket's family and remote address are, from where the program reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerFields {
+    /// `skc_family` (2 bytes), `skc_daddr` (4) and `skc_v6_daddr` (16).
+    pub family: i16,
+    pub daddr: i16,
+    pub v6_daddr: i16,
+}
+
+impl PeerFields {
+    /// The same fields `by` bytes further (a copy of the socket on the stack).
+    fn shifted(self, by: i16) -> PeerFields {
+        PeerFields {
+            family: self.family + by,
+            daddr: self.daddr + by,
+            v6_daddr: self.v6_daddr + by,
+        }
+    }
 }
 
 /// Where the programs read, in bytes, from the kernel's BTF.
 #[derive(Debug, Clone, Copy)]
 pub struct Offsets {
+    /// A socket's family and remote address (`sock_common`, so for any socket).
+    pub peer: PeerFields,
     /// `bpf_iter__udp.udp_sk` in the program's context.
     pub udp_ctx_sk: i16,
     /// `sock_common.skc_state` (1 byte) and `skc_num` (2 bytes, the local port in host order).
@@ -93,6 +126,7 @@ const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 const HELPER_MAP_UPDATE_ELEM: i32 = 2;
 const HELPER_SOCK_FROM_FILE: i32 = 162;
 const IPPROTO_TCP: i32 = 6;
+const AF_INET6: i32 = 10;
 
 /// A jump target, placed once.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,6 +147,11 @@ enum Label {
     Return,
     Next,
     Head,
+    // The by-family count's.
+    V4,
+    Peer,
+    NoPeer,
+    Clamped,
 }
 
 /// Instructions with forward jumps patched when their label is placed.
@@ -212,6 +251,35 @@ impl Asm {
             .op(OR_X, 2, 4, 0, 0)
             .op(STX_B, 1, 2, at, 0)
     }
+    /// Adds one to the by-family counter (block at `at` of the value at r0, [`Layout::by_family`])
+    /// of the socket whose fields `f` are at register `base` plus their offsets, in state r7.
+    /// Clobbers r1 to r4.
+    fn count_by_family(&mut self, at: usize, base: u8, f: PeerFields) -> &mut Asm {
+        self.op(LDX_H, 1, base, f.family, 0)
+            .op(MOV_K, 2, 0, 0, 0)
+            .jump(JNE_K, 1, AF_INET6, Label::V4)
+            .op(LDX_DW, 3, base, f.v6_daddr, 0)
+            .op(LDX_DW, 4, base, f.v6_daddr + 8, 0)
+            .op(OR_X, 3, 4, 0, 0)
+            .op(MOV_K, 2, 0, 0, 2)
+            .jump(JA, 0, 0, Label::Peer)
+            .place(Label::V4)
+            .op(LDX_W, 3, base, f.daddr, 0)
+            .place(Label::Peer)
+            .jump(JEQ_K, 3, 0, Label::NoPeer)
+            .op(ADD_K, 2, 0, 0, 1)
+            .place(Label::NoPeer)
+            .op(LSH_K, 2, 0, 0, 4)
+            .op(MOV_X, 1, 7, 0, 0)
+            .jump(JGE_K, 1, Layout::STATES as i32, Label::Clamped)
+            .op(ADD_X, 2, 1, 0, 0)
+            .place(Label::Clamped)
+            .op(LSH_K, 2, 0, 0, 2)
+            .op(ADD_X, 2, 0, 0, 0)
+            .op(LDX_W, 3, 2, at as i16, 0)
+            .op(ADD_K, 3, 0, 0, 1)
+            .op(STX_W, 2, 3, at as i16, 0)
+    }
     /// Adds one to the u32 at byte `at + 4 * r7` of the value at r0 (r7 checked below `limit`).
     fn count(&mut self, at: usize, limit: usize) -> &mut Asm {
         self.jump(JGE_K, 7, limit as i32, Label::Port)
@@ -241,7 +309,9 @@ pub fn udp(o: &Offsets, map_fd: i32) -> Vec<u64> {
         .lookup(map_fd)
         .op(MOV_K, 7, 0, 0, 0)
         .count(Layout::UDP_SOCKETS, 1)
-        .set_port(Layout::UDP_PORTS);
+        .set_port(Layout::UDP_PORTS)
+        .op(LDX_B, 7, 6, o.state, 0)
+        .count_by_family(Layout::UDP_FAMILIES, 6, o.peer);
     a.finish()
 }
 
@@ -302,7 +372,9 @@ pub fn bound(o: &Offsets, map_fd: i32, seen_fd: i32) -> Vec<u64> {
         .op(MOV_X, 0, 7, 0, 0)
         .op(MOV_K, 7, 0, 0, 0)
         .count(Layout::BOUND_NEW, 1)
-        .set_port(Layout::BOUND_PORTS);
+        .set_port(Layout::BOUND_PORTS)
+        .op(MOV_K, 7, 0, 0, i32::from(crate::diag::tcp_state::CLOSE))
+        .count_by_family(Layout::TCP_FAMILIES, 6, o.peer);
     a.finish()
 }
 
@@ -320,6 +392,11 @@ mod tests {
     #[test]
     fn jumps_land_on_their_labels_and_every_path_ends() {
         let o = Offsets {
+            peer: PeerFields {
+                family: 16,
+                daddr: 0,
+                v6_daddr: 56,
+            },
             udp_ctx_sk: 8,
             state: 18,
             num: 14,
@@ -346,6 +423,7 @@ mod tests {
             state: 18,
             num: 14,
             tw_substate: 140,
+            peer: o.peer,
         };
         let (walk, callback) = hash(&h, 3, 5);
         let callback = callback as usize;
