@@ -278,6 +278,30 @@ fn a_namespace_with_an_established_table_of_its_own_is_walked_whole() {
 }
 
 #[test]
+fn cap_bpf_and_cap_perfmon_are_all_it_needs() {
+    crate::netns::with_netns(|ns| {
+        let _mix = every_state(ns);
+        require_bpf(ns);
+        // User nobody with only those two capabilities: the same row as root's netlink.
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args([
+                "--inh-caps",
+                "+bpf,+perfmon",
+                "--ambient-caps",
+                "+bpf,+perfmon",
+            ])
+            .arg(env!("CARGO_BIN_EXE_conntrend"))
+            .args(["-c", "1", "--format", "json", "--source", "bpf"]);
+        let run = ns.run(cmd);
+        run.expect_code(0);
+        let mut row = parse_json(&run.stdout()).samples.remove(0);
+        row.remove("epoch_ms");
+        assert_eq!(row, snapshot(ns, "netlink", &[]).0, "{}", run.describe());
+    });
+}
+
+#[test]
 fn auto_stays_with_netlink_in_a_pid_namespace_of_its_own() {
     crate::netns::with_netns(|ns| {
         let _mix = every_state(ns);

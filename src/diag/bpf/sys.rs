@@ -16,7 +16,7 @@ const BPF_ITER_CREATE: i64 = 33;
 
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
-const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 const BPF_PROG_TYPE_TRACING: u32 = 26;
 pub const BPF_TRACE_ITER: u32 = 28;
 
@@ -115,9 +115,9 @@ pub fn load_btf(blob: &[u8]) -> io::Result<OwnedFd> {
         .call_fd(BPF_BTF_LOAD)
 }
 
-/// Loads a program that runs only when [`test_run`] asks (a traffic-control classifier, the
-/// type whose test runs happen inside an RCU read-side section), its functions described by
-/// `btf` as `funcs` says: (first instruction, BTF type id) each.
+/// Loads a program that runs only when [`test_run`] asks (a socket filter: its test runs happen
+/// inside an RCU read-side section, and loading one needs no CAP_NET_ADMIN), its functions
+/// described by `btf` as `funcs` says: (first instruction, BTF type id) each.
 pub fn load_runnable(
     name: &str,
     insns: &[u64],
@@ -130,7 +130,7 @@ pub fn load_runnable(
             .u64(80, funcs.as_ptr() as u64)
             .u32(88, funcs.len() as u32);
     };
-    load(name, insns, BPF_PROG_TYPE_SCHED_CLS, 0, 0, extra)
+    load(name, insns, BPF_PROG_TYPE_SOCKET_FILTER, 0, 0, extra)
 }
 
 fn load(

@@ -1,7 +1,7 @@
 //! The TCP hash walk: one program that walks a range of buckets of the kernel's established
 //! (`ehash`) or listening (`lhash2`) hash table of the calling thread's network namespace itself,
 //! reading each socket with `bpf_probe_read_kernel` inside an RCU read-side section (a test run
-//! of a classifier), and counts it by state and local port into its job's slot of one map value.
+//! of a socket filter), and counts it by state and local port into its job's slot of one map value.
 //! Unlike `iter/tcp` it takes no reference on any socket and can start at any bucket, so K
 //! threads walk K parts of one table at once.
 //!
