@@ -3,8 +3,9 @@
 //! thread per CPU) against today's netlink path (`--source netlink`) and `ss -tan`, with two rows
 //! that show where the time goes: the same BPF walk on one thread (`CONNTREND_BPF_THREADS=1`: what
 //! the cores add), and the one-walk drain floor (the netlink dumps read and thrown away: what the
-//! kernel spends walking, formatting and copying). Both sources' samples are checked equal first.
-//! Builds, measures and prints its table.
+//! kernel spends walking, formatting and copying), and two unprivileged runs (user nobody: auto,
+//! which tries BPF once and is refused, and netlink). Both sources' samples are checked equal
+//! first. Builds, measures and prints its table.
 
 use std::fmt::Write as _;
 use std::io;
@@ -16,7 +17,7 @@ use crate::report::mb;
 use crate::{netns, probe};
 
 /// The rows, in the order they alternate: (table name, argv after the binary, binary).
-const ROWS: [(&str, &[&str], Bin); 5] = [
+const ROWS: [(&str, &[&str], Bin); 7] = [
     (
         "conntrend -c 1 --source netlink",
         &["-c", "1", "--source", "netlink", "-o", "/dev/null"],
@@ -38,6 +39,16 @@ const ROWS: [(&str, &[&str], Bin); 5] = [
         &["-c", "1", "--source", "bpf", "-o", "/dev/null"],
         Bin::OneThread,
     ),
+    (
+        "conntrend -c 1 as nobody (auto: netlink)",
+        &["-c", "1", "-o", "/dev/null"],
+        Bin::Nobody,
+    ),
+    (
+        "conntrend -c 1 --source netlink as nobody",
+        &["-c", "1", "--source", "netlink", "-o", "/dev/null"],
+        Bin::Nobody,
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -47,6 +58,9 @@ enum Bin {
     Bench,
     /// conntrend through `env CONNTREND_BPF_THREADS=1` (one exec more, well under a millisecond).
     OneThread,
+    /// conntrend as user nobody, no capability (`setpriv`: one exec more): what an unprivileged
+    /// run pays for auto's one refused bpf() call.
+    Nobody,
 }
 
 /// The load the rows run on.
@@ -65,7 +79,7 @@ pub struct Sources {
     pub sockets: u64,
     pub build: Duration,
     pub check: String,
-    pub runs: Vec<[Usage; 5]>,
+    pub runs: Vec<[Usage; 7]>,
     pub note: Option<String>,
 }
 
@@ -104,11 +118,18 @@ pub fn measure(
             Bin::Ss => &["ss"],
             Bin::Bench => &[me],
             Bin::OneThread => &["env", "CONNTREND_BPF_THREADS=1", conntrend],
+            Bin::Nobody => &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                conntrend,
+            ],
         };
         first.iter().chain(args).copied().collect()
     };
     let (runs, note) =
-        crate::alternate::<5>(runs, &load, |k, _| Ok(launcher.run(&argv(k), false)?.0))?;
+        crate::alternate::<7>(runs, &load, |k, _| Ok(launcher.run(&argv(k), false)?.0))?;
     for (k, (name, ..)) in ROWS.iter().enumerate() {
         crate::print_walls(name, &runs.iter().map(|r| r[k].wall).collect::<Vec<_>>());
     }
