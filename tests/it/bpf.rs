@@ -458,9 +458,14 @@ fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
             "{}",
             run.describe()
         );
-        for flag in ["--dst", "--owners"] {
+        for args in [
+            &["-c", "1", "--dst"][..],
+            &["-c", "1", "--owners"],
+            &["conns", "-c", "1"],
+            &["top"],
+        ] {
             let mut cmd = conntrend();
-            cmd.args(["-c", "1", flag, "--source", "bpf"]);
+            cmd.args(args).args(["--source", "bpf"]);
             let run = ns.run(cmd);
             run.expect_code(1);
             assert_eq!(run.stdout(), "", "{}", run.describe());

@@ -58,6 +58,8 @@ pub fn run(config: &ConnsConfig) -> Result<()> {
         Protocols::TCP,
         false,
     )?;
+    // Each connection is a record: `--source bpf` is refused here, before any header is written.
+    sampler.counts_in_kernel(true)?;
     rounds::on_output(&Target::Stdout, |out, tty, clock, reporter| {
         run_with(config, &mut sampler, out, tty, clock, reporter)
     })
