@@ -461,7 +461,7 @@ fn without_privilege_nothing_changes_and_bpf_says_why_in_one_line() {
         for args in [
             &["-c", "1", "--dst"][..],
             &["-c", "1", "--owners"],
-            &["conns", "-c", "1"],
+            &["conns"],
             &["top"],
         ] {
             let mut cmd = conntrend();
