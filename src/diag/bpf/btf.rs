@@ -285,19 +285,19 @@ pub fn program_funcs() -> Vec<u8> {
     ]);
     t.extend([name("callback"), KIND_FUNC << 24, 6]);
     let types: Vec<u8> = t.iter().flat_map(|w| w.to_le_bytes()).collect();
+    blob(&types, strings)
+}
+
+/// A BTF blob of `types` and `strings`, behind the 24-byte header that says where they are.
+fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&MAGIC.to_le_bytes());
     b.extend_from_slice(&[1, 0]);
-    for v in [
-        24u32,
-        0,
-        types.len() as u32,
-        types.len() as u32,
-        strings.len() as u32,
-    ] {
+    let (t, s) = (types.len() as u32, strings.len() as u32);
+    for v in [24, 0, t, t, s] {
         b.extend_from_slice(&v.to_le_bytes());
     }
-    b.extend(types);
+    b.extend_from_slice(types);
     b.extend_from_slice(strings);
     b
 }
@@ -326,21 +326,7 @@ mod tests {
         ty(0, KIND_UNION << 24 | 1, 4, &[0, 3, 0]); // 4: union { 3 }
         ty(11, KIND_STRUCT << 24 | 2, 8, &[17, 1, 0, 0, 4, 32]); // 5: outer
         ty(23, KIND_FUNC << 24, 0, &[]); // 6: f
-        let mut b = Vec::new();
-        b.extend_from_slice(&MAGIC.to_le_bytes());
-        b.extend_from_slice(&[1, 0]);
-        for v in [
-            24u32,
-            0,
-            t.len() as u32,
-            t.len() as u32,
-            strings.len() as u32,
-        ] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        b.extend(t);
-        b.extend(strings);
-        b
+        super::blob(&t, &strings)
     }
 
     #[test]

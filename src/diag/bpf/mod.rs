@@ -358,19 +358,25 @@ fn run(link: &OwnedFd, buf: &mut [u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The field offsets of the running kernel, each checked to be the size the programs read.
+/// The byte offset of `outer.path` in the running kernel, checked to be `size` bytes (what the
+/// program reads there), as the instruction's offset type `T`.
+fn field_at<T: TryFrom<u32>>(
+    btf: &mut btf::Btf<std::fs::File>,
+    outer: &str,
+    path: &[&str],
+    size: u32,
+) -> Result<T, String> {
+    let whole = || format!("{outer}.{}", path.join("."));
+    let f = btf.field(outer, path)?;
+    if f.size != size {
+        return Err(format!("{} is {} bytes, not {size}", whole(), f.size));
+    }
+    T::try_from(f.offset).map_err(|_| format!("{} is too far in", whole()))
+}
+
+/// The field offsets of the running kernel for the iterator programs.
 fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
-    let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i16, String> {
-        let f = btf.field(outer, path)?;
-        if f.size != size {
-            return Err(format!(
-                "{outer}.{} is {} bytes, not {size}",
-                path.join("."),
-                f.size
-            ));
-        }
-        i16::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
-    };
+    let mut at = |outer: &str, path: &[&str], size| field_at::<i16>(btf, outer, path, size);
     Ok(Offsets {
         peer: PeerFields {
             family: at("sock_common", &["skc_family"], 2)?,
@@ -389,45 +395,53 @@ fn offsets(btf: &mut btf::Btf<std::fs::File>) -> Result<Offsets, String> {
     })
 }
 
-/// Where the TCP hash walk reads, each checked to be the size it reads.
+/// The field offsets and struct sizes of the running kernel for the TCP hash walk.
 fn hash_offsets(
     btf: &mut btf::Btf<std::fs::File>,
     peer: PeerFields,
 ) -> Result<HashOffsets, String> {
-    let mut at = |outer: &str, path: &[&str], size: u32| -> Result<i32, String> {
-        let f = btf.field(outer, path)?;
-        if f.size != size {
-            return Err(format!(
-                "{outer}.{} is {} bytes, not {size}",
-                path.join("."),
-                f.size
-            ));
-        }
-        i32::try_from(f.offset).map_err(|_| format!("{outer}.{} is too far in", path.join(".")))
-    };
-    let near = |v: i32| i16::try_from(v).map_err(|_| "sock_common is too big".to_string());
-    let o = HashOffsets {
-        task_nsproxy: at("task_struct", &["nsproxy"], 8)?,
-        nsproxy_net: at("nsproxy", &["net_ns"], 8)?,
-        net_hashinfo: at("net", &["ipv4", "tcp_death_row", "hashinfo"], 8)?,
-        ehash: at("inet_hashinfo", &["ehash"], 8)?,
-        ehash_mask: at("inet_hashinfo", &["ehash_mask"], 4)?,
-        lhash2: at("inet_hashinfo", &["lhash2"], 8)?,
-        lhash2_mask: at("inet_hashinfo", &["lhash2_mask"], 4)?,
-        lhash2_head: at("inet_listen_hashbucket", &["nulls_head"], 8)?,
-        node: near(at("sock_common", &["skc_nulls_node"], 16)?)?,
-        net: near(at("sock_common", &["skc_net", "net"], 8)?)?,
-        state: near(at("sock_common", &["skc_state"], 1)?)?,
-        num: near(at("sock_common", &["skc_num"], 2)?)?,
-        tw_substate: near(at("inet_timewait_sock", &["tw_substate"], 1)?)?,
-        ehash_bucket: 0,
-        lhash2_bucket: 0,
-        peer,
-    };
-    let size = |btf: &mut btf::Btf<std::fs::File>, name: &str| btf.size(name).map(|s| s as i32);
+    let mut far = |outer: &str, path: &[&str], size| field_at::<i32>(btf, outer, path, size);
+    let (task_nsproxy, nsproxy_net) = (
+        far("task_struct", &["nsproxy"], 8)?,
+        far("nsproxy", &["net_ns"], 8)?,
+    );
+    let net_hashinfo = far("net", &["ipv4", "tcp_death_row", "hashinfo"], 8)?;
+    let (ehash, ehash_mask) = (
+        far("inet_hashinfo", &["ehash"], 8)?,
+        far("inet_hashinfo", &["ehash_mask"], 4)?,
+    );
+    let (lhash2, lhash2_mask) = (
+        far("inet_hashinfo", &["lhash2"], 8)?,
+        far("inet_hashinfo", &["lhash2_mask"], 4)?,
+    );
+    let lhash2_head = far("inet_listen_hashbucket", &["nulls_head"], 8)?;
+    let mut near = |outer: &str, path: &[&str], size| field_at::<i16>(btf, outer, path, size);
+    let (node, net) = (
+        near("sock_common", &["skc_nulls_node"], 16)?,
+        near("sock_common", &["skc_net", "net"], 8)?,
+    );
+    let (state, num) = (
+        near("sock_common", &["skc_state"], 1)?,
+        near("sock_common", &["skc_num"], 2)?,
+    );
+    let tw_substate = near("inet_timewait_sock", &["tw_substate"], 1)?;
+    let mut size = |name: &str| btf.size(name).map(|s| s as i32);
     Ok(HashOffsets {
-        ehash_bucket: size(btf, "inet_ehash_bucket")?,
-        lhash2_bucket: size(btf, "inet_listen_hashbucket")?,
-        ..o
+        task_nsproxy,
+        nsproxy_net,
+        net_hashinfo,
+        ehash,
+        ehash_mask,
+        lhash2,
+        lhash2_mask,
+        ehash_bucket: size("inet_ehash_bucket")?,
+        lhash2_bucket: size("inet_listen_hashbucket")?,
+        lhash2_head,
+        node,
+        net,
+        state,
+        num,
+        tw_substate,
+        peer,
     })
 }
