@@ -17,7 +17,7 @@ pub enum DiagError {
     /// A /proc/net file could not be read or has a line that cannot be understood (the message
     /// names the file and the line).
     Proc(String),
-    /// The BPF iterators could not be loaded or run (`--source bpf`); the message says why.
+    /// The BPF programs could not be loaded or run (`--source bpf`); the message says why.
     Bpf(String),
 }
 

@@ -1,5 +1,5 @@
 //! Where a run's sockets come from (`--source`): the kernel's sock_diag netlink interface, counts
-//! made in the kernel by BPF iterators, the /proc/net text tables, or (auto) netlink with a
+//! made in the kernel by BPF programs, the /proc/net text tables, or (auto) netlink with a
 //! fall-back to /proc when a sandbox refuses netlink (some seccomp profiles, gVisor-like
 //! runtimes, locked-down containers).
 
@@ -151,7 +151,7 @@ fn count<'a>(
     bound: &mut DiagSocket,
     protocols: Protocols,
 ) -> Result<(&'a Counts, bool), DiagError> {
-    let failed = |e: std::io::Error| DiagError::Bpf(format!("BPF iterator: {e}"));
+    let failed = |e: std::io::Error| DiagError::Bpf(format!("BPF counting: {e}"));
     let mut walks = vec![];
     if protocols.tcp {
         walks.push(Walk::Tcp);
@@ -269,7 +269,7 @@ impl Dump for Source {
                 counting: Counting::Ready { iter, bound, .. },
                 ..
             } => count(iter, bound, protocols),
-            _ => Err(DiagError::Bpf("no BPF iterators loaded".into())),
+            _ => Err(DiagError::Bpf("no BPF programs loaded".into())),
         }
     }
 }

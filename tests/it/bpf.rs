@@ -1,10 +1,12 @@
-//! `--source bpf`: what the BPF iterators count in the kernel equals, to the socket, what the
+//! `--source bpf`: what the BPF programs count in the kernel equals, to the socket, what the
 //! netlink path folds from one message per socket (every column and every per-state count of the
-//! Prometheus file) on the same namespace at 0, 1k and 100k sockets with every TCP state this
-//! harness can hold (TIME_WAIT in both substates, request sockets, bound-only, IPv4 and IPv6)
-//! and UDP; another namespace's sockets are never counted; and without privilege nothing changes
-//! (auto makes no bpf() call) while `--source bpf` fails in one line. These load BPF programs:
-//! they run as root (CI does) and fail, saying so, otherwise.
+//! Prometheus file, and `states` by family and peer) on the same namespace at 0, 1k and 100k
+//! sockets with every TCP state this harness can hold (TIME_WAIT in both substates, request
+//! sockets, bound-only, IPv4 and IPv6) and UDP, also in a namespace with a TCP table of its own;
+//! another namespace's sockets are never counted; CAP_BPF and CAP_PERFMON are enough; without
+//! privilege auto is refused once and goes on with netlink while `--source bpf` fails in one
+//! line; auto stays with netlink in a PID namespace of its own. These load BPF programs: they run
+//! as root (CI does) and fail, saying so, otherwise.
 
 mod load;
 

@@ -1,12 +1,14 @@
-//! Kernel-side counting with BPF iterators (`--source bpf`): two small programs, attached to the
-//! kernel's `iter/tcp` and `iter/udp` walks, count the sockets of the calling thread's network
-//! namespace by state and mark their local ports in one map value, so a sample reads 16 KiB
-//! instead of a netlink message per socket. Loading needs CAP_BPF and CAP_PERFMON (or root).
-//! The walks cover the established, listening, request and TIME_WAIT sockets; TCP sockets that
-//! are only bound (BOUND_INACTIVE, Linux 6.5+) are in none of them, so a third program finds
-//! them through the open files that hold them (`iter/task_file`: as many steps as open files,
-//! not sockets). Should more than 8192 of them exist (half its dedup map), [`super::Source`] asks
-//! netlink for that one state instead (one more walk of the kernel's table).
+//! Kernel-side counting with BPF programs (`--source bpf`, and auto when they load): the sockets of
+//! the calling thread's network namespace are counted by state (and by family and peer, for
+//! `states`) and their local ports marked in map values, so a sample reads a few counters and
+//! bitmaps instead of a netlink message per socket. Loading needs CAP_BPF and CAP_PERFMON (or
+//! root). TCP's established, request, TIME_WAIT and listening sockets: a program of our own walks
+//! the kernel's hash tables in bucket ranges on every CPU ([`hash`]). UDP: the kernel's `iter/udp`
+//! walk. TCP sockets that are only bound (BOUND_INACTIVE, Linux 6.5+) are in no socket table, so
+//! a third program finds them through the open files that hold them (`iter/task_file`: as many
+//! steps as open files, not sockets). Should more than 8192 of them exist (half its dedup map),
+//! [`super::Source`] asks netlink for that one state instead (one more walk of the kernel's
+//! table).
 
 mod btf;
 mod hash;

@@ -316,7 +316,7 @@ pub fn udp(o: &Offsets, map_fd: i32) -> Vec<u64> {
 }
 
 /// `iter/task_file`: the TCP sockets that are only bound (CLOSE with a local port: what
-/// inet_diag lists as BOUND_INACTIVE from the bind hash, which `iter/tcp` does not walk), found
+/// inet_diag lists as BOUND_INACTIVE from the bind hash, which no socket table lists), found
 /// through the open files that hold them, in the namespace whose inode number user space wrote
 /// at [`Layout::NETNS`]. A socket several descriptors share counts once: `seen_fd` (an LRU hash
 /// of socket address → generation) remembers which ones this sample counted.
