@@ -103,7 +103,7 @@ impl HashWalk {
                 put(slot, Job::END, end);
             }
             sys::map_write(&self.map, &self.value)?;
-            self.run_all()?;
+            let finished = self.run_all()?;
             sys::map_read(&self.map, &mut self.value)?;
             let size = u32_at(&self.value, Job::LEN + Job::SIZE);
             if size != self.buckets {
@@ -117,7 +117,7 @@ impl HashWalk {
                 .chunks(Job::LEN)
                 .map(|s| u32_at(s, Job::STRAYS))
                 .sum();
-            if strays == 0 {
+            if strays == 0 && finished {
                 self.settled = true;
                 break;
             }
@@ -126,20 +126,26 @@ impl HashWalk {
         Ok(())
     }
 
-    /// Runs every job to its end, on `threads` threads taking jobs as they come.
-    fn run_all(&self) -> io::Result<()> {
+    /// Runs every job to its end, on `threads` threads taking jobs as they come. False when a
+    /// job could not walk a chain to its end (a socket that could not be read, or a chain
+    /// longer than a run's loop: a walk gone astray, walked again like a stray one).
+    fn run_all(&self) -> io::Result<bool> {
         let next = AtomicU32::new(0);
-        let work = || -> io::Result<()> {
+        let work = || -> io::Result<bool> {
+            let mut finished = true;
             loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 if j >= self.jobs {
-                    return Ok(());
+                    return Ok(finished);
                 }
                 loop {
                     match sys::test_run(&self.prog, j)? {
                         0 => continue,
                         1 => break,
-                        2 => return Err(io::Error::other("a hash chain outran the walk")),
+                        2 => {
+                            finished = false;
+                            break;
+                        }
                         _ => {
                             return Err(io::Error::other(
                                 "cannot find this network namespace's TCP tables",
@@ -154,7 +160,7 @@ impl HashWalk {
             let mine = work();
             others.into_iter().fold(mine, |acc, t| {
                 let theirs = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                acc.and(theirs)
+                Ok(acc? & theirs?)
             })
         })
     }
