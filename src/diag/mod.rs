@@ -56,6 +56,12 @@ pub trait Dump {
         Ok((false, None))
     }
 
+    /// After counting in the kernel failed with `err`: when auto chose it (not `--source bpf`),
+    /// count by dumping from now on, and the line `-v` says about it; `None` keeps the error.
+    fn stop_counting(&mut self, _err: &DiagError) -> Option<String> {
+        None
+    }
+
     /// Every socket of `protocols` counted in the kernel ([`bpf`]), and whether the socket table
     /// changed during the part that still dumps.
     fn counts(&mut self, _protocols: Protocols) -> Result<(&bpf::Counts, bool), DiagError> {

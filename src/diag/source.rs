@@ -176,7 +176,7 @@ fn count<'a>(
     let mut interrupted = !counts.settled();
     if protocols.tcp && !by_files {
         let add = |r: Record<'_>| counts.add_tcp(&r);
-        interrupted = bound.dump(Family::Both, Protocol::Tcp, add)?.interrupted;
+        interrupted |= bound.dump(Family::Both, Protocol::Tcp, add)?.interrupted;
     }
     Ok((counts, interrupted))
 }
@@ -260,6 +260,21 @@ impl Dump for Source {
                 }
             },
             Counting::Off | Counting::Unavailable => Ok((false, None)),
+        }
+    }
+
+    fn stop_counting(&mut self, err: &DiagError) -> Option<String> {
+        match self {
+            Source::Netlink {
+                counting: counting @ Counting::Ready { forced: false, .. },
+                ..
+            } => {
+                *counting = Counting::Unavailable;
+                Some(format!(
+                    "source: netlink (--source auto stopped counting in the kernel: {err})"
+                ))
+            }
+            _ => None,
         }
     }
 

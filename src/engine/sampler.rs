@@ -185,13 +185,21 @@ impl<D: Dump> Sampler<D> {
     /// Runs every dump asked for.
     fn dump_all(&mut self, extra: &mut impl Visit) -> Result<Dumped> {
         if self.counts_in_kernel(extra.needs_records())? {
-            let (counts, interrupted) = self.diag.counts(self.protocols)?;
-            self.tally.add_counts(counts, self.protocols);
-            extra.add_counts(counts);
-            return Ok(match interrupted {
-                true => Dumped::Interrupted,
-                false => Dumped::Clean,
-            });
+            match self.diag.counts(self.protocols) {
+                Ok((counts, interrupted)) => {
+                    self.tally.add_counts(counts, self.protocols);
+                    extra.add_counts(counts);
+                    return Ok(match interrupted {
+                        true => Dumped::Interrupted,
+                        false => Dumped::Clean,
+                    });
+                }
+                // Auto's choice failed: this sample and the next ones are dumped.
+                Err(e) => match self.diag.stop_counting(&e) {
+                    Some(note) => self.events.push(Event::Source(note)),
+                    None => return Err(e.into()),
+                },
+            }
         }
         let mut interrupted = false;
         for protocol in [Protocol::Tcp, Protocol::Udp] {

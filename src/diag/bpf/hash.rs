@@ -60,8 +60,8 @@ fn put(v: &mut [u8], at: usize, n: u32) {
 }
 
 impl HashWalk {
-    /// Loads the program for `threads` threads (two established-table jobs a thread) and finds
-    /// the size of the calling thread's established table.
+    /// Loads the program for `threads` threads (two established-table jobs a thread); the first
+    /// walk finds the size of the established table and cuts it into parts.
     pub fn open(offsets: &HashOffsets, threads: usize) -> Result<HashWalk, String> {
         let threads = threads.clamp(1, 64);
         let jobs = 1 + 2 * threads as u32;

@@ -27,7 +27,7 @@ use super::{Protocol, Record, tcp_state};
 const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Every name looked up in the BTF.
-const NAMES: [&str; 43] = [
+const NAMES: [&str; 42] = [
     "skc_family",
     "skc_daddr",
     "skc_v6_daddr",
@@ -46,6 +46,8 @@ const NAMES: [&str; 43] = [
     "inet_listen_hashbucket",
     "nulls_head",
     "skc_nulls_node",
+    "inet_connection_sock",
+    "icsk_listen_portaddr_node",
     "inet_timewait_sock",
     "tw_substate",
     "bpf_iter_task_file",
@@ -58,11 +60,8 @@ const NAMES: [&str; 43] = [
     "net",
     "ns",
     "inum",
-    "bpf_iter_tcp",
     "bpf_iter_udp",
-    "bpf_iter__tcp",
     "bpf_iter__udp",
-    "sk_common",
     "udp_sk",
     "sock_common",
     "skc_state",
@@ -195,25 +194,26 @@ pub enum Walk {
 }
 
 impl Iterators {
-    /// Loads both programs. The map is created first: without the privilege that is the one
-    /// system call an unprivileged run pays before it goes on with netlink.
+    /// Loads the programs. The LRU map is created first: it needs CAP_BPF whatever
+    /// `kernel.unprivileged_bpf_disabled` says (an array map may not), so without the privilege
+    /// that is the one system call an unprivileged run pays before it goes on with netlink.
     pub fn open() -> Result<Iterators, Unavailable> {
-        let map = sys::array_map(Layout::LEN as u32).map_err(|e| {
+        let refused = |e: std::io::Error| {
             let hint = match e.raw_os_error() {
                 Some(libc::EPERM) => " (needs root, or CAP_BPF and CAP_PERFMON)",
                 Some(libc::ENOSYS) => " (this kernel has no bpf system call)",
                 _ => "",
             };
             Unavailable(format!("cannot create a BPF map: {e}{hint}"))
-        })?;
+        };
+        let seen = sys::lru_map(SEEN).map_err(refused)?;
+        let map = sys::array_map(Layout::LEN as u32).map_err(refused)?;
         let cannot = |e: std::io::Error| Unavailable(format!("cannot read {VMLINUX_BTF}: {e}"));
         let file = std::fs::File::open(VMLINUX_BTF).map_err(cannot)?;
         let mut btf = btf::Btf::index(file, &NAMES).map_err(cannot)?;
         let offsets = offsets(&mut btf).map_err(Unavailable)?;
         let peer = offsets.peer;
         let hash_offsets = hash_offsets(&mut btf, peer).map_err(Unavailable)?;
-        let seen =
-            sys::lru_map(SEEN).map_err(|e| Unavailable(format!("cannot create a BPF map: {e}")))?;
         let fd = map.as_raw_fd();
         let load = |name: &str, target: &str, insns: Vec<u64>| {
             let id = btf.func(target).map_err(Unavailable)?;
@@ -417,6 +417,13 @@ fn hash_offsets(
         far("inet_hashinfo", &["lhash2_mask"], 4)?,
     );
     let lhash2_head = far("inet_listen_hashbucket", &["nulls_head"], 8)?;
+    // Before Linux 5.19 listeners were chained through this node, not the one the walk follows.
+    if btf
+        .field("inet_connection_sock", &["icsk_listen_portaddr_node"])
+        .is_ok()
+    {
+        return Err("this kernel chains its listeners the old way (before Linux 5.19)".into());
+    }
     let mut near = |outer: &str, path: &[&str], size| field_at::<i16>(btf, outer, path, size);
     let (node, net) = (
         near("sock_common", &["skc_nulls_node"], 16)?,

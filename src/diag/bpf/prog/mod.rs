@@ -151,7 +151,7 @@ enum Label {
     V4,
     Peer,
     NoPeer,
-    Clamped,
+    Uncounted,
 }
 
 /// Instructions with forward jumps patched when their label is placed.
@@ -252,8 +252,8 @@ impl Asm {
             .op(STX_B, 1, 2, at, 0)
     }
     /// Adds one to the by-family counter (block at `at` of the value at r0, [`Layout::by_family`])
-    /// of the socket whose fields `f` are at register `base` plus their offsets, in state r7.
-    /// Clobbers r1 to r4.
+    /// of the socket whose fields `f` are at register `base` plus their offsets, in state r7
+    /// (states past the counters are not counted, as [`Asm::count`] does). Clobbers r1 to r4.
     fn count_by_family(&mut self, at: usize, base: u8, f: PeerFields) -> &mut Asm {
         self.op(LDX_H, 1, base, f.family, 0)
             .op(MOV_K, 2, 0, 0, 0)
@@ -270,15 +270,14 @@ impl Asm {
             .op(ADD_K, 2, 0, 0, 1)
             .place(Label::NoPeer)
             .op(LSH_K, 2, 0, 0, 4)
-            .op(MOV_X, 1, 7, 0, 0)
-            .jump(JGE_K, 1, Layout::STATES as i32, Label::Clamped)
-            .op(ADD_X, 2, 1, 0, 0)
-            .place(Label::Clamped)
+            .jump(JGE_K, 7, Layout::STATES as i32, Label::Uncounted)
+            .op(ADD_X, 2, 7, 0, 0)
             .op(LSH_K, 2, 0, 0, 2)
             .op(ADD_X, 2, 0, 0, 0)
             .op(LDX_W, 3, 2, at as i16, 0)
             .op(ADD_K, 3, 0, 0, 1)
             .op(STX_W, 2, 3, at as i16, 0)
+            .place(Label::Uncounted)
     }
     /// Adds one to the u32 at byte `at + 4 * r7` of the value at r0 (r7 checked below `limit`).
     fn count(&mut self, at: usize, limit: usize) -> &mut Asm {
