@@ -417,12 +417,16 @@ fn hash_offsets(
         far("inet_hashinfo", &["lhash2_mask"], 4)?,
     );
     let lhash2_head = far("inet_listen_hashbucket", &["nulls_head"], 8)?;
-    // Before Linux 5.19 listeners were chained through this node, not the one the walk follows.
+    // Older kernels chain their listeners through this node, not the one the walk follows.
     if btf
         .field("inet_connection_sock", &["icsk_listen_portaddr_node"])
         .is_ok()
     {
-        return Err("this kernel chains its listeners the old way (before Linux 5.19)".into());
+        return Err(
+            "this kernel chains its listeners through icsk_listen_portaddr_node, which the \
+             walk does not follow"
+                .into(),
+        );
     }
     let mut near = |outer: &str, path: &[&str], size| field_at::<i16>(btf, outer, path, size);
     let (node, net) = (
