@@ -272,23 +272,24 @@ impl Asm {
             .op(LSH_K, 2, 0, 0, 4)
             .jump(JGE_K, 7, Layout::STATES as i32, Label::Uncounted)
             .op(ADD_X, 2, 7, 0, 0)
-            .op(LSH_K, 2, 0, 0, 2)
-            .op(ADD_X, 2, 0, 0, 0)
-            .op(LDX_W, 3, 2, at as i16, 0)
-            .op(ADD_K, 3, 0, 0, 1)
-            .op(STX_W, 2, 3, at as i16, 0)
+            .bump(2, 3, at)
             .place(Label::Uncounted)
     }
     /// Adds one to the u32 at byte `at + 4 * r7` of the value at r0 (r7 checked below `limit`).
     fn count(&mut self, at: usize, limit: usize) -> &mut Asm {
         self.jump(JGE_K, 7, limit as i32, Label::Port)
             .op(MOV_X, 1, 7, 0, 0)
-            .op(LSH_K, 1, 0, 0, 2)
-            .op(ADD_X, 1, 0, 0, 0)
-            .op(LDX_W, 2, 1, at as i16, 0)
-            .op(ADD_K, 2, 0, 0, 1)
-            .op(STX_W, 1, 2, at as i16, 0)
+            .bump(1, 2, at)
             .place(Label::Port)
+    }
+    /// Adds one to the u32 at byte `at + 4 * index` of the value at r0, the index in register
+    /// `index` (clobbered, as is `scratch`).
+    fn bump(&mut self, index: u8, scratch: u8, at: usize) -> &mut Asm {
+        self.op(LSH_K, index, 0, 0, 2)
+            .op(ADD_X, index, 0, 0, 0)
+            .op(LDX_W, scratch, index, at as i16, 0)
+            .op(ADD_K, scratch, 0, 0, 1)
+            .op(STX_W, index, scratch, at as i16, 0)
     }
     fn finish(&mut self) -> Vec<u64> {
         self.place(Label::Exit)
