@@ -18,20 +18,13 @@ after every scrape, VmHWM at the end. Then `--fast-scrapes` back-to-back scrapes
 --min-interval 1 s apart) give the CPU of one scrape with more ticks behind it; that per-scrape
 CPU divided by 15 s is the second estimate of the CPU share at a 15 s scrape.
 """
-import argparse, ctypes, json, os, resource, socket, sys, time
+from netns import unshare_net
+import argparse, json, os, resource, socket, sys, time
 
-CLONE_NEWNET = 0x40000000
 TICK = os.sysconf("SC_CLK_TCK")
 ACCEPT = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 
-def unshare_net():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        sys.exit(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())} (run as root)")
-    os.system("ip link set lo up")
-    with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
-        f.write("1024 65535")
 
 
 def build(n_sockets):
@@ -155,7 +148,7 @@ def main():
         n = int(load.rstrip("k")) * 1000
         pid = os.fork()
         if pid == 0:  # each load in its own child and namespace
-            unshare_net()
+            unshare_net("1024 65535")
             t = time.monotonic()
             listeners, holders = build(n)
             print(f"# {load}: {n} sockets in {len(holders)} holders, built in {time.monotonic() - t:.1f} s",

@@ -17,18 +17,11 @@ client by memory of its 4-tuple), and unattributed, and whether `likely` names t
 A connection is seen owned only if a report falls within its life: with lifetimes well under the
 interval most stay unattributed, and `likely` is what names the client then.
 """
-import argparse, ctypes, json, os, random, socket, subprocess, sys, threading, time
+from netns import unshare_net
+import argparse, json, os, random, socket, subprocess, sys, threading, time
 
-CLONE_NEWNET = 0x40000000
 
 
-def unshare_net():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        sys.exit(f"unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())} (run as root)")
-    os.system("ip link set lo up")
-    with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
-        f.write("40000 59999")
 
 
 CLIENT = r"""
@@ -109,7 +102,7 @@ def main():
     p.add_argument("--lifetimes", default="0.05,0.3,1.5,5")
     p.add_argument("--rate", type=float, default=200)
     a = p.parse_args()
-    unshare_net()
+    unshare_net("40000 59999")
     print("| mean lifetime | new connections | reports | ownerless sockets per report "
           "| last known (attributed) | reports naming the client (likely or nothing to name) |")
     print("|---|---:|---:|---:|---:|---:|")
